@@ -1,0 +1,92 @@
+"""Event store settings: msgspec transcoding, durable SQLite, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+from eventsourcing.persistence import Transcoder
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.utils import Environment
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class MsgspecTranscoder(Transcoder):
+    """Encodes event state as JSON with msgspec; events hold only JSON values and a timestamp."""
+
+    def encode(self, obj: Any) -> bytes:
+        """Encodes an event's state."""
+        return _encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        """Decodes an event's state, restoring its timestamp."""
+        state = _decode(data)
+        state["timestamp"] = datetime.fromisoformat(state["timestamp"])
+        return state
+
+
+class DurableSQLitePool(SQLiteConnectionPool):
+    """Connections that fsync every commit (the recorder never sets synchronous itself)."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
+        return connection
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    """The eventsourcing SQLite factory with durable connections."""
+
+    def __init__(self, env: Environment | dict[str, str] | None) -> None:
+        super().__init__(env)
+        original = self.datastore.pool
+        self.datastore.pool = DurableSQLitePool(
+            db_name=original.db_name, lock_timeout=original.lock_timeout
+        )
+        original.close()
+
+
+def store_env(database_url: str | None, data_dir: Path | None) -> dict[str, str]:
+    """Returns the eventsourcing settings for PostgreSQL (by URL) or SQLite (in data_dir)."""
+    env = {
+        "TRANSCODER_TOPIC": f"{__name__}:MsgspecTranscoder",
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+    if database_url:
+        parts = urlsplit(database_url)
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+            msg = f"unsupported database URL scheme {parts.scheme!r}"
+            raise ValueError(msg)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=parts.path.lstrip("/"),
+            POSTGRES_HOST=parts.hostname or "localhost",
+            POSTGRES_PORT=str(parts.port or 5432),
+            POSTGRES_USER=unquote(parts.username or ""),
+            POSTGRES_PASSWORD=unquote(parts.password or ""),
+            POSTGRES_POOL_SIZE="4",
+            POSTGRES_LOCK_TIMEOUT="30",
+        )
+        return env
+    if data_dir is None:
+        msg = "either a database URL or a data directory is required"
+        raise ValueError(msg)
+    env.update(
+        PERSISTENCE_MODULE=f"{__name__}:DurableSQLiteFactory",
+        SQLITE_DBNAME=str(data_dir / "events.sqlite"),
+    )
+    return env
+
+
+def views_url(database_url: str | None, data_dir: Path | None) -> str:
+    """Returns the SQLAlchemy URL of the views: the same PostgreSQL, or a file beside the events."""
+    if database_url:
+        parts = urlsplit(database_url)
+        return parts._replace(scheme="postgresql+psycopg").geturl()
+    assert data_dir is not None
+    return f"sqlite:///{data_dir / 'views.sqlite'}"

@@ -1,0 +1,296 @@
+"""SQL read models (views) of the exchange and the queries that read them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from domain.codes import AgencyStatus, Tier
+from domain.exchange import DirectoryEntry
+
+metadata = sa.MetaData()
+
+tracking = sa.Table(
+    "view_tracking",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+agencies = sa.Table(
+    "view_agencies",
+    metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("parent", sa.String(16), index=True),
+    sa.Column("remote", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+
+principals = sa.Table(
+    "view_principals",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False, index=True),
+)
+
+documents = sa.Table(
+    "view_documents",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("sender", sa.String(16), nullable=False),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("code_number", sa.Text, nullable=False),
+    sa.Column("code_notation", sa.Text, nullable=False),
+    sa.Column("document_type", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("promulgated_on", sa.String(10), nullable=False),
+    sa.Column("place", sa.Text),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("due_on", sa.String(10)),
+    sa.Column("signer", sa.JSON),
+    sa.Column("in_reply_to", sa.String(36)),
+    sa.Column("attachments", sa.JSON, nullable=False),
+    sa.Column("sent_at", sa.String(32), nullable=False),
+    sa.Column("revoked_at", sa.String(32)),
+    sa.Column("revoke_reason", sa.Text),
+    sa.Index("ix_view_documents_sender_position", "sender", "position"),
+)
+
+recipients = sa.Table(
+    "view_recipients",
+    metadata,
+    sa.Column("document_id", sa.String(36), primary_key=True),
+    sa.Column("agency", sa.String(16), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("sender", sa.String(16), nullable=False),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("sent_at", sa.String(32), nullable=False),
+    sa.Column("route", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("before_revocation", sa.String(16)),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Index("ix_view_recipients_agency_position", "agency", "position"),
+)
+
+recipient_history = sa.Table(
+    "view_recipient_history",
+    metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True),
+    sa.Column("agency", sa.String(16), primary_key=True),
+    sa.Column("document_id", sa.String(36), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("by", sa.JSON),
+    sa.Column("at", sa.String(32), nullable=False),
+)
+
+VIEW_TABLES = (agencies, principals, documents, recipients, recipient_history)
+
+
+def create_engine(url: str) -> Engine:
+    """Creates the views engine; SQLite views use WAL and relaxed sync (they can be rebuilt)."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def create_views(engine: Engine) -> None:
+    """Creates the view tables that do not exist yet."""
+    metadata.create_all(engine)
+
+
+def drop_views(engine: Engine) -> None:
+    """Drops every view table and the tracking table, for a rebuild."""
+    metadata.drop_all(engine)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a token belongs to."""
+
+    kind: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a keyset-paginated list."""
+
+    items: list[dict[str, Any]]
+    next_position: int | None
+
+
+class Views:
+    """Read queries over the views."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def principal(self, token_sha256: str) -> Principal | None:
+        """Returns the principal holding the token with this hash."""
+        query = sa.select(principals.c.kind, principals.c.subject).where(
+            principals.c.token_sha256 == token_sha256
+        )
+        with self.engine.connect() as c:
+            row = c.execute(query).first()
+        return Principal(row.kind, row.subject) if row else None
+
+    def position(self, name: str) -> int:
+        """Returns how far the named projection has got."""
+        with self.engine.connect() as c:
+            value = c.execute(
+                sa.select(tracking.c.position).where(tracking.c.name == name)
+            ).scalar()
+        return int(value or 0)
+
+    def agency(self, code: str) -> dict[str, Any] | None:
+        """Returns one agency of the directory."""
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(agencies).where(agencies.c.code == code)).first()
+        return dict(row._mapping) if row else None
+
+    def agencies(
+        self, *, tier: str | None, parent: str | None, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Lists agencies in code order after a code."""
+        query = sa.select(agencies).order_by(agencies.c.code).limit(limit)
+        if tier:
+            query = query.where(agencies.c.tier == tier)
+        if parent:
+            query = query.where(agencies.c.parent == parent)
+        if after:
+            query = query.where(agencies.c.code > after)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
+    def document(self, document_id: str) -> dict[str, Any] | None:
+        """Returns a document with each recipient's line and status history."""
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(documents).where(documents.c.id == document_id)).first()
+            if row is None:
+                return None
+            lines = c.execute(
+                sa.select(recipients)
+                .where(recipients.c.document_id == document_id)
+                .order_by(recipients.c.agency)
+            ).all()
+            history = c.execute(
+                sa.select(recipient_history)
+                .where(recipient_history.c.document_id == document_id)
+                .order_by(recipient_history.c.position)
+            ).all()
+        document = dict(row._mapping)
+        document["recipients"] = [dict(r._mapping) | {"history": []} for r in lines]
+        by_agency = {r["agency"]: r for r in document["recipients"]}
+        for h in history:
+            by_agency[h.agency]["history"].append(
+                {"status": h.status, "note": h.note, "by": h.by, "at": h.at}
+            )
+        return document
+
+    def inbox(
+        self, agency: str, filters: dict[str, str], before: int | None, limit: int
+    ) -> Page:
+        """Lists documents addressed to an agency, newest first."""
+        r, d = recipients, documents
+        query = (
+            sa.select(
+                d.c.id, d.c.sender, d.c.subject, d.c.code_number, d.c.code_notation,
+                d.c.priority, d.c.sent_at, d.c.due_on, r.c.status, r.c.position,
+            )
+            .join(d, d.c.id == r.c.document_id)
+            .where(r.c.agency == agency)
+            .order_by(r.c.position.desc())
+            .limit(limit + 1)
+        )
+        if before is not None:
+            query = query.where(r.c.position < before)
+        if "status" in filters:
+            query = query.where(r.c.status == filters["status"])
+        if "priority" in filters:
+            query = query.where(r.c.priority == filters["priority"])
+        if "from" in filters:
+            query = query.where(r.c.sender == filters["from"])
+        if "since" in filters:
+            query = query.where(r.c.sent_at >= filters["since"])
+        if "until" in filters:
+            query = query.where(r.c.sent_at < filters["until"])
+        with self.engine.connect() as c:
+            rows = [dict(row._mapping) for row in c.execute(query)]
+        return _page(rows, limit)
+
+    def outbox(self, sender: str, before: int | None, limit: int) -> Page:
+        """Lists documents an agency sent, newest first, with each recipient's status."""
+        d = documents
+        query = (
+            sa.select(
+                d.c.id, d.c.subject, d.c.code_number, d.c.code_notation, d.c.priority,
+                d.c.sent_at, d.c.due_on, d.c.revoked_at, d.c.position,
+            )
+            .where(d.c.sender == sender)
+            .order_by(d.c.position.desc())
+            .limit(limit + 1)
+        )
+        if before is not None:
+            query = query.where(d.c.position < before)
+        with self.engine.connect() as c:
+            rows = [dict(row._mapping) for row in c.execute(query)]
+            page = _page(rows, limit)
+            ids = [row["id"] for row in page.items]
+            lines = c.execute(
+                sa.select(recipients.c.document_id, recipients.c.agency, recipients.c.status)
+                .where(recipients.c.document_id.in_(ids))
+                .order_by(recipients.c.agency)
+            ).all() if ids else []
+        by_document: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+        for line in lines:
+            by_document[line.document_id].append({"agency": line.agency, "status": line.status})
+        for item in page.items:
+            item["recipients"] = by_document[item["id"]]
+        return page
+
+
+def _page(rows: list[dict[str, Any]], limit: int) -> Page:
+    if len(rows) > limit:
+        return Page(rows[:limit], rows[limit - 1]["position"])
+    return Page(rows, None)
+
+
+class SqlDirectory:
+    """The directory port answered from the agencies view."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
+        """Returns the entries of the known codes among those given."""
+        wanted: Sequence[str] = list(codes)
+        query = sa.select(
+            agencies.c.code, agencies.c.tier, agencies.c.parent, agencies.c.remote,
+            agencies.c.status,
+        ).where(agencies.c.code.in_(wanted))
+        with self.engine.connect() as c:
+            rows = c.execute(query).all()
+        return {
+            r.code: DirectoryEntry(r.code, Tier(r.tier), r.parent, r.remote, AgencyStatus(r.status))
+            for r in rows
+        }

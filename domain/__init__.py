@@ -1,0 +1,1 @@
+"""The exchange itself: aggregates, events, rules and use cases."""

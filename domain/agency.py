@@ -1,0 +1,146 @@
+"""Agencies and auditors: the principals of the exchange."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
+
+from domain.codes import AgencyStatus, Tier, agency_id, auditor_id
+from domain.errors import Conflict
+
+
+class Agency(BaseAggregate[UUID]):
+    """An agency in the directory, local (holds a token) or remote (reached over the axis)."""
+
+    TOPIC = "Agency"
+
+    if TYPE_CHECKING:
+        code: str
+        name: str
+        tier: Tier
+        parent: str | None
+        remote: bool
+        status: AgencyStatus
+        token_sha256: str | None
+
+    class Event(AggregateEvent):
+        """Base of agency events."""
+
+    class Registered(Event, AggregateCreated):
+        """An agency was added to the directory."""
+
+        TOPIC = "AgencyRegistered"
+        code: str
+        name: str
+        tier: str
+        parent: str | None
+        remote: bool
+        token_sha256: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.code = self.code
+            aggregate.name = self.name
+            aggregate.tier = Tier(self.tier)
+            aggregate.parent = self.parent
+            aggregate.remote = self.remote
+            aggregate.status = AgencyStatus.ACTIVE
+            aggregate.token_sha256 = self.token_sha256
+
+    class TokenRotated(Event):
+        """The agency's token was replaced; only its hash is recorded."""
+
+        TOPIC = "AgencyTokenRotated"
+        token_sha256: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.token_sha256 = self.token_sha256
+
+    class Suspended(Event):
+        """The agency may read but no longer send or receive."""
+
+        TOPIC = "AgencySuspended"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = AgencyStatus.SUSPENDED
+
+    class Resumed(Event):
+        """A suspended agency is active again."""
+
+        TOPIC = "AgencyResumed"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = AgencyStatus.ACTIVE
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        code: str,
+        name: str,
+        tier: Tier,
+        parent: str | None,
+        remote: bool,
+        token_sha256: str | None,
+    ) -> Agency:
+        """Creates the agency; the caller has checked code, tier and parent."""
+        return cls._create(
+            cls.Registered,
+            id=agency_id(code),
+            code=code,
+            name=name,
+            tier=tier.value,
+            parent=parent,
+            remote=remote,
+            token_sha256=token_sha256,
+        )
+
+    def rotate_token(self, token_sha256: str) -> None:
+        """Replaces the token hash; the old token stops working."""
+        if self.remote:
+            raise Conflict(f"agency {self.code} is remote and has no token")
+        self.trigger_event(self.TokenRotated, token_sha256=token_sha256)
+
+    def suspend(self) -> None:
+        """Suspends an active agency."""
+        if self.status is AgencyStatus.SUSPENDED:
+            raise Conflict(f"agency {self.code} is already suspended")
+        self.trigger_event(self.Suspended)
+
+    def resume(self) -> None:
+        """Resumes a suspended agency."""
+        if self.status is AgencyStatus.ACTIVE:
+            raise Conflict(f"agency {self.code} is not suspended")
+        self.trigger_event(self.Resumed)
+
+
+class Auditor(BaseAggregate[UUID]):
+    """A read-only principal that may see all history."""
+
+    TOPIC = "Auditor"
+
+    if TYPE_CHECKING:
+        name: str
+        token_sha256: str
+
+    class Event(AggregateEvent):
+        """Base of auditor events."""
+
+    class Registered(Event, AggregateCreated):
+        """An auditor was created by the operator."""
+
+        TOPIC = "AuditorRegistered"
+        name: str
+        token_sha256: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.name = self.name
+            aggregate.token_sha256 = self.token_sha256
+
+    @classmethod
+    def register(cls, *, name: str, token_sha256: str) -> Auditor:
+        """Creates the auditor."""
+        return cls._create(
+            cls.Registered, id=auditor_id(name), name=name, token_sha256=token_sha256
+        )

@@ -1,0 +1,99 @@
+"""Value rules of the domain: agency codes, tiers, priorities and status codes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from enum import StrEnum
+
+from domain.errors import Invalid
+
+AGENCY_CODE = re.compile(r"\A[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}\Z")
+
+# Deterministic ids turn uniqueness (one agency per code, one document per
+# sender and external_id) into a constraint of the event store itself.
+_NAMESPACE = uuid.UUID("6f1c2f0e-3a41-5d5e-9a57-4c1e8f0b7a10")
+
+
+class Tier(StrEnum):
+    """Administrative tier of an agency; stated at registration, never derived."""
+
+    CENTRAL = "central"
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+    @property
+    def rank(self) -> int:
+        """Returns 0 for central down to 3 for commune."""
+        return _TIER_RANK[self]
+
+
+_TIER_RANK = {Tier.CENTRAL: 0, Tier.PROVINCE: 1, Tier.DISTRICT: 2, Tier.COMMUNE: 3}
+
+
+class Priority(StrEnum):
+    """Priority of a document (edXML OtherInfo/Priority 0..3)."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"
+    VERY_URGENT = "very_urgent"
+    FLASH = "flash"
+
+
+class AgencyStatus(StrEnum):
+    """Lifecycle of an agency in the directory."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Route(StrEnum):
+    """How a recipient is reached."""
+
+    LOCAL = "local"
+    AXIS = "axis"
+
+
+# Recipient states that are not edXML codes.
+DELIVERED = "delivered"
+QUEUED = "queued"
+REVOKED = "revoked"
+REVOCATION_REQUESTED = "13"
+
+REPORTABLE = ("01", "02", "03", "04", "05", "06", "15", "16")
+NEEDS_NOTE = frozenset({"02", "16"})
+FINAL = frozenset({"02", "06"})
+ACCEPTED = frozenset({"03", "04", "05", "06"})
+
+# The transition table of API.md: status -> states it may follow.
+ALLOWED_AFTER: dict[str, frozenset[str]] = {
+    "01": frozenset({DELIVERED}),
+    "02": frozenset({DELIVERED, "01"}),
+    "03": frozenset({DELIVERED, "01"}),
+    "04": frozenset({"03", "04"}),
+    "05": frozenset({"03", "04", "05"}),
+    "06": frozenset({"03", "04", "05"}),
+}
+
+
+def check_agency_code(code: str, field: str = "code") -> str:
+    """Returns the code if it has the QCVN 102:2016 shape, else raises Invalid."""
+    if not AGENCY_CODE.match(code):
+        raise Invalid.field(field, f"'{code}' is not a QCVN 102:2016 agency code (DDD.DD.DD.LDD)")
+    return code
+
+
+def agency_id(code: str) -> uuid.UUID:
+    """Returns the aggregate id of the agency with this code."""
+    return uuid.uuid5(_NAMESPACE, f"agency:{code}")
+
+
+def auditor_id(name: str) -> uuid.UUID:
+    """Returns the aggregate id of the auditor with this name."""
+    return uuid.uuid5(_NAMESPACE, f"auditor:{name}")
+
+
+def document_id(sender: str, external_id: str) -> uuid.UUID:
+    """Returns the document id for a sender's own external id."""
+    return uuid.uuid5(_NAMESPACE, f"document:{sender}:{external_id}")

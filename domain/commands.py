@@ -1,0 +1,122 @@
+"""Commands: what principals ask the exchange to do, already decoded and typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from domain.codes import Tier
+
+
+@dataclass(frozen=True)
+class RegisterAgency:
+    """Adds an agency to the directory."""
+
+    code: str
+    name: str
+    tier: Tier
+    parent: str | None
+    remote: bool
+    token_sha256: str | None
+
+
+@dataclass(frozen=True)
+class RotateToken:
+    """Replaces an agency's token."""
+
+    code: str
+    token_sha256: str
+
+
+@dataclass(frozen=True)
+class SuspendAgency:
+    """Stops an agency from sending and receiving."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class ResumeAgency:
+    """Lets a suspended agency send and receive again."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class RegisterAuditor:
+    """Creates a read-only auditor."""
+
+    name: str
+    token_sha256: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An attachment already stored by digest."""
+
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SendDocument:
+    """Sends one official document from the sender's agency."""
+
+    sender: str
+    external_id: str
+    content_sha256: str
+    to: list[str]
+    code_number: str
+    code_notation: str
+    document_type: str
+    subject: str
+    promulgated_on: str
+    place: str | None
+    priority: str
+    due_on: str | None = None
+    signer: dict[str, str] | None = None
+    in_reply_to: UUID | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReportStatus:
+    """A recipient reports processing status on a document."""
+
+    document_id: UUID
+    agency: str
+    status: str
+    note: str | None = None
+    by: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RevokeDocument:
+    """The sender recalls a document."""
+
+    document_id: UUID
+    agency: str
+    reason: str
+
+
+Command = (
+    RegisterAgency
+    | RotateToken
+    | SuspendAgency
+    | ResumeAgency
+    | RegisterAuditor
+    | SendDocument
+    | ReportStatus
+    | RevokeDocument
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the aggregate it touched and whether it recorded anything."""
+
+    aggregate: Any
+    recorded: bool = True

@@ -1,0 +1,315 @@
+"""Use cases of the exchange: load, decide, save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import BaseAggregate
+
+from domain.agency import Agency, Auditor
+from domain.codes import (
+    AgencyStatus,
+    Route,
+    Tier,
+    agency_id,
+    auditor_id,
+    check_agency_code,
+    document_id,
+)
+from domain.commands import (
+    Command,
+    Outcome,
+    RegisterAgency,
+    RegisterAuditor,
+    ReportStatus,
+    ResumeAgency,
+    RevokeDocument,
+    RotateToken,
+    SendDocument,
+    SuspendAgency,
+)
+from domain.document import Document
+from domain.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """What sending needs to know of an agency."""
+
+    code: str
+    tier: Tier
+    parent: str | None
+    remote: bool
+    status: AgencyStatus
+
+
+class Directory(Protocol):
+    """Port: looks agencies up by code."""
+
+    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
+        """Returns the entries of the known codes among those given."""
+
+
+class UnitOfWork:
+    """Aggregates loaded and changed by the commands of one commit."""
+
+    def __init__(self, load: Callable[[UUID], Any]) -> None:
+        self._load = load
+        self._aggregates: dict[UUID, Any] = {}
+
+    def find(self, aggregate_id: UUID) -> Any | None:
+        """Returns the aggregate, from this unit first, or None if it does not exist."""
+        try:
+            return self._aggregates[aggregate_id]
+        except KeyError:
+            pass
+        try:
+            aggregate = self._load(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        self._aggregates[aggregate_id] = aggregate
+        return aggregate
+
+    def get(self, aggregate_id: UUID, what: str) -> Any:
+        """Returns the aggregate or raises NotFound naming what was looked for."""
+        aggregate = self.find(aggregate_id)
+        if aggregate is None:
+            raise NotFound(f"{what} not found")
+        return aggregate
+
+    def add(self, aggregate: BaseAggregate[UUID]) -> None:
+        """Adds a new aggregate to the unit."""
+        self._aggregates[aggregate.id] = aggregate
+
+    def changed(self) -> list[Any]:
+        """Returns the aggregates with events not yet saved."""
+        return [a for a in self._aggregates.values() if a.pending_events]
+
+
+class Exchange(Application[UUID]):
+    """The exchange's use cases over the event store."""
+
+    name = "lienthong"
+
+    def __init__(self, directory: Directory | None = None, env: dict[str, str] | None = None):
+        super().__init__(env)
+        self.directory: Directory = directory or RepositoryDirectory(self)
+
+    def unit_of_work(self) -> UnitOfWork:
+        """Starts a unit of work that loads from this exchange's repository."""
+        return UnitOfWork(self.repository.get)
+
+    def execute(self, command: Command) -> Outcome:
+        """Runs one command and commits what it changed."""
+        uow = self.unit_of_work()
+        outcome = self.handle(command, uow)
+        self.save(*uow.changed())
+        return outcome
+
+    def handle(self, command: Command, uow: UnitOfWork) -> Outcome:
+        """Decides one command against the unit of work, without saving."""
+        handler: Callable[[Any, UnitOfWork], Outcome] = getattr(
+            self, _HANDLERS[type(command)]
+        )
+        return handler(command, uow)
+
+    # Directory
+
+    def register_agency(self, cmd: RegisterAgency, uow: UnitOfWork) -> Outcome:
+        """Adds a new agency, checking code shape, uniqueness and parent tier."""
+        check_agency_code(cmd.code)
+        if not cmd.name.strip():
+            raise Invalid.field("name", "must not be blank")
+        wanted = [cmd.code] + ([cmd.parent] if cmd.parent else [])
+        known = self.directory.lookup(wanted)
+        if cmd.code in known or uow.find(agency_id(cmd.code)) is not None:
+            raise Conflict(f"agency {cmd.code} already exists")
+        if cmd.parent is not None:
+            check_agency_code(cmd.parent, "parent")
+            parent = known.get(cmd.parent)
+            if parent is None:
+                raise Invalid.field("parent", f"unknown agency {cmd.parent}")
+            if not cmd.remote and parent.tier.rank > cmd.tier.rank:
+                raise Invalid.field(
+                    "parent", f"a {parent.tier} agency cannot be the parent of a {cmd.tier} agency"
+                )
+        agency = Agency.register(
+            code=cmd.code,
+            name=cmd.name,
+            tier=cmd.tier,
+            parent=cmd.parent,
+            remote=cmd.remote,
+            token_sha256=None if cmd.remote else cmd.token_sha256,
+        )
+        uow.add(agency)
+        return Outcome(agency)
+
+    def rotate_token(self, cmd: RotateToken, uow: UnitOfWork) -> Outcome:
+        """Gives a local agency a new token."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        agency.rotate_token(cmd.token_sha256)
+        return Outcome(agency)
+
+    def suspend_agency(self, cmd: SuspendAgency, uow: UnitOfWork) -> Outcome:
+        """Suspends an agency."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        agency.suspend()
+        return Outcome(agency)
+
+    def resume_agency(self, cmd: ResumeAgency, uow: UnitOfWork) -> Outcome:
+        """Resumes an agency."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        agency.resume()
+        return Outcome(agency)
+
+    def register_auditor(self, cmd: RegisterAuditor, uow: UnitOfWork) -> Outcome:
+        """Creates an auditor with a unique name."""
+        if not cmd.name.strip():
+            raise Invalid.field("name", "must not be blank")
+        if uow.find(auditor_id(cmd.name)) is not None:
+            raise Conflict(f"auditor {cmd.name!r} already exists")
+        auditor = Auditor.register(name=cmd.name, token_sha256=cmd.token_sha256)
+        uow.add(auditor)
+        return Outcome(auditor)
+
+    # Documents
+
+    def send_document(self, cmd: SendDocument, uow: UnitOfWork) -> Outcome:
+        """Records a document for its recipients; a same-content retry records nothing."""
+        doc_id = document_id(cmd.sender, cmd.external_id)
+        existing: Document | None = uow.find(doc_id)
+        if existing is not None:
+            if existing.content_sha256 != cmd.content_sha256:
+                raise Conflict(
+                    f"external_id {cmd.external_id!r} was already used for a different document"
+                )
+            return Outcome(existing, recorded=False)
+        recipients = self._check_recipients(cmd)
+        if cmd.in_reply_to is not None:
+            replied: Document | None = uow.find(cmd.in_reply_to)
+            if replied is None or not replied.is_party(cmd.sender):
+                raise Invalid.field("in_reply_to", "no such document of this agency")
+        if cmd.due_on is not None and cmd.due_on < cmd.promulgated_on:
+            raise Invalid.field("due_on", "must not be before promulgated_on")
+        document = Document.send(
+            id=doc_id,
+            sender=cmd.sender,
+            external_id=cmd.external_id,
+            content_sha256=cmd.content_sha256,
+            code_number=cmd.code_number,
+            code_notation=cmd.code_notation,
+            document_type=cmd.document_type,
+            subject=cmd.subject,
+            promulgated_on=cmd.promulgated_on,
+            place=cmd.place,
+            priority=cmd.priority,
+            due_on=cmd.due_on,
+            signer=cmd.signer,
+            in_reply_to=str(cmd.in_reply_to) if cmd.in_reply_to else None,
+            attachments=[vars(a).copy() for a in cmd.attachments],
+            recipients=recipients,
+        )
+        uow.add(document)
+        return Outcome(document)
+
+    def _check_recipients(self, cmd: SendDocument) -> list[dict[str, str]]:
+        errors: list[FieldError] = []
+        if not cmd.to:
+            errors.append(FieldError("to", "at least one recipient is required"))
+        seen: set[str] = set()
+        for i, code in enumerate(cmd.to):
+            if code in seen:
+                errors.append(FieldError(f"to[{i}]", f"{code} is listed more than once"))
+            elif code == cmd.sender:
+                errors.append(FieldError(f"to[{i}]", "an agency cannot send to itself"))
+            elif not _is_code(code):
+                errors.append(FieldError(f"to[{i}]", f"'{code}' is not an agency code"))
+            seen.add(code)
+        known = self.directory.lookup([cmd.sender, *seen])
+        sender = known.get(cmd.sender)
+        if sender is None or sender.status is not AgencyStatus.ACTIVE:
+            raise Forbidden(f"agency {cmd.sender} may not send while {_status(sender)}")
+        for i, code in enumerate(cmd.to):
+            if any(e.field == f"to[{i}]" for e in errors):
+                continue
+            entry = known.get(code)
+            if entry is None:
+                errors.append(FieldError(f"to[{i}]", f"unknown agency {code}"))
+            elif entry.status is not AgencyStatus.ACTIVE:
+                errors.append(FieldError(f"to[{i}]", f"agency {code} is {entry.status}"))
+        if errors:
+            raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        lines = []
+        for code in cmd.to:
+            route = Route.AXIS if known[code].remote else Route.LOCAL
+            state = "queued" if route is Route.AXIS else "delivered"
+            lines.append({"agency": code, "route": route.value, "state": state})
+        return lines
+
+    def report_status(self, cmd: ReportStatus, uow: UnitOfWork) -> Outcome:
+        """Records a recipient's processing status."""
+        document: Document = uow.get(cmd.document_id, "document")
+        if cmd.agency not in document.recipients:
+            if document.sender == cmd.agency:
+                raise Forbidden("only a recipient reports status on a document")
+            raise NotFound("document not found")
+        recorded = document.report_status(cmd.agency, cmd.status, cmd.note, cmd.by)
+        return Outcome(document, recorded)
+
+    def revoke_document(self, cmd: RevokeDocument, uow: UnitOfWork) -> Outcome:
+        """Recalls a document on its sender's request."""
+        document: Document = uow.get(cmd.document_id, "document")
+        if document.sender != cmd.agency:
+            if document.is_party(cmd.agency):
+                raise Forbidden("only the sender may revoke a document")
+            raise NotFound("document not found")
+        document.revoke(cmd.reason)
+        return Outcome(document)
+
+
+_HANDLERS: dict[type, str] = {
+    RegisterAgency: "register_agency",
+    RotateToken: "rotate_token",
+    SuspendAgency: "suspend_agency",
+    ResumeAgency: "resume_agency",
+    RegisterAuditor: "register_auditor",
+    SendDocument: "send_document",
+    ReportStatus: "report_status",
+    RevokeDocument: "revoke_document",
+}
+
+
+def _is_code(code: str) -> bool:
+    try:
+        check_agency_code(code)
+    except Invalid:
+        return False
+    return True
+
+
+def _status(entry: DirectoryEntry | None) -> str:
+    return "unknown" if entry is None else entry.status.value
+
+
+class RepositoryDirectory:
+    """Directory read straight from the Agency aggregates: always current, slower."""
+
+    def __init__(self, exchange: Application[UUID]) -> None:
+        self._exchange = exchange
+
+    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
+        """Loads each agency's aggregate."""
+        found = {}
+        for code in codes:
+            try:
+                agency: Agency = self._exchange.repository.get(agency_id(code))
+            except AggregateNotFoundError:
+                continue
+            found[code] = DirectoryEntry(
+                agency.code, agency.tier, agency.parent, agency.remote, agency.status
+            )
+        return found

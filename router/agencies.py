@@ -1,0 +1,129 @@
+"""Directory routes: agencies, their tokens and auditors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from domain.agency import Agency, Auditor
+from domain.commands import (
+    Command,
+    RegisterAgency,
+    RegisterAuditor,
+    ResumeAgency,
+    RotateToken,
+    SuspendAgency,
+)
+from domain.errors import Invalid, NotFound
+from router.auth import OPERATOR, PRINCIPAL, new_token
+from router.http import decode_cursor, encode_cursor, json_response, query_limit, read_json
+from router.services import SERVICES
+from router.wire import AgencyIn, AuditorIn, decode
+
+_PUBLIC = ("code", "name", "tier", "parent", "remote", "status")
+
+
+def present(row: dict[str, Any]) -> dict[str, Any]:
+    """Shows an agency from the directory view."""
+    return {key: row[key] for key in _PUBLIC}
+
+
+def present_aggregate(agency: Agency) -> dict[str, Any]:
+    """Shows an agency from its aggregate, right after a write."""
+    return {"code": agency.code, "name": agency.name, "tier": agency.tier.value,
+            "parent": agency.parent, "remote": agency.remote, "status": agency.status.value}
+
+
+async def register_agency(request: web.Request) -> web.Response:
+    """POST /v1/agencies."""
+    request[PRINCIPAL].require(OPERATOR)
+    body = decode(AgencyIn, await read_json(request))
+    token, digest = new_token()
+    outcome = await request.app[SERVICES].writer.execute(RegisterAgency(
+        code=body.code, name=body.name, tier=body.tier, parent=body.parent,
+        remote=body.remote, token_sha256=None if body.remote else digest,
+    ))
+    answer = present_aggregate(outcome.aggregate)
+    if not body.remote:
+        answer["token"] = token
+    return json_response(answer, 201)
+
+
+async def list_agencies(request: web.Request) -> web.Response:
+    """GET /v1/agencies."""
+    services = request.app[SERVICES]
+    limit = query_limit(request)
+    tier = request.query.get("tier")
+    if tier is not None and tier not in ("central", "province", "district", "commune"):
+        raise Invalid.field("tier", "must be central, province, district or commune")
+    after = decode_cursor(request, str)
+    rows = await services.call(
+        lambda: services.views.agencies(
+            tier=tier, parent=request.query.get("parent"), after=after, limit=limit + 1
+        )
+    )
+    next_cursor = encode_cursor(rows[limit - 1]["code"]) if len(rows) > limit else None
+    return json_response({"items": [present(r) for r in rows[:limit]], "next_cursor": next_cursor})
+
+
+async def get_agency(request: web.Request) -> web.Response:
+    """GET /v1/agencies/{code}."""
+    services = request.app[SERVICES]
+    row = await services.call(services.views.agency, request.match_info["code"])
+    if row is None:
+        raise NotFound("agency not found")
+    return json_response(present(row))
+
+
+async def rotate_token(request: web.Request) -> web.Response:
+    """POST /v1/agencies/{code}/token: the old token stops working at once."""
+    request[PRINCIPAL].require(OPERATOR)
+    token, digest = new_token()
+    outcome = await _change(request, RotateToken(request.match_info["code"], digest))
+    return json_response(present_aggregate(outcome) | {"token": token})
+
+
+async def suspend(request: web.Request) -> web.Response:
+    """POST /v1/agencies/{code}/suspend."""
+    request[PRINCIPAL].require(OPERATOR)
+    return json_response(present_aggregate(
+        await _change(request, SuspendAgency(request.match_info["code"]))
+    ))
+
+
+async def resume(request: web.Request) -> web.Response:
+    """POST /v1/agencies/{code}/resume."""
+    request[PRINCIPAL].require(OPERATOR)
+    return json_response(present_aggregate(
+        await _change(request, ResumeAgency(request.match_info["code"]))
+    ))
+
+
+async def _change(request: web.Request, command: Command) -> Agency:
+    services = request.app[SERVICES]
+    outcome = await services.writer.execute(command)
+    services.auth.forget()
+    agency: Agency = outcome.aggregate
+    return agency
+
+
+async def register_auditor(request: web.Request) -> web.Response:
+    """POST /v1/auditors."""
+    request[PRINCIPAL].require(OPERATOR)
+    body = decode(AuditorIn, await read_json(request))
+    token, digest = new_token()
+    outcome = await request.app[SERVICES].writer.execute(RegisterAuditor(body.name, digest))
+    auditor: Auditor = outcome.aggregate
+    return json_response({"name": auditor.name, "token": token}, 201)
+
+
+ROUTES = [
+    web.post("/v1/agencies", register_agency),
+    web.get("/v1/agencies", list_agencies),
+    web.get("/v1/agencies/{code}", get_agency),
+    web.post("/v1/agencies/{code}/token", rotate_token),
+    web.post("/v1/agencies/{code}/suspend", suspend),
+    web.post("/v1/agencies/{code}/resume", resume),
+    web.post("/v1/auditors", register_auditor),
+]

@@ -1,0 +1,109 @@
+"""Composition root: builds the aiohttp application from a Config."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from importlib.resources import files
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from router import agencies, boxes, documents
+from router.config import Config
+from router.http import Handler, json_response, problem, problems, route_template
+from router.services import SERVICES, build_services
+
+CONFIG = web.AppKey("config", Config)
+OPENAPI = files("router").joinpath("openapi.json").read_bytes()
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts and times every request by route template; echoes a request id."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except web.HTTPException as e:
+        status = e.status
+        raise
+    finally:
+        metrics = request.app[SERVICES].metrics
+        route = route_template(request)
+        metrics.http_requests.labels(request.method, route, str(status)).inc()
+        metrics.http_duration.labels(request.method, route).observe(
+            time.perf_counter() - started
+        )
+    response.headers["X-Request-Id"] = request.headers.get("X-Request-Id", "")[:64] or str(
+        uuid.uuid4()
+    )
+    return response
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Delegates to the process's Authenticator."""
+    return await request.app[SERVICES].auth.middleware(request, handler)
+
+
+async def healthz(_: web.Request) -> web.Response:
+    """GET /healthz: the process answers."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """GET /readyz: the store answers and the views are caught up within bounds."""
+    services = request.app[SERVICES]
+    try:
+        head = await asyncio.wait_for(services.call(services.events.max_position), 5)
+    except Exception as e:  # any store failure means not ready
+        return problem(503, "Not ready", f"event store unreachable: {type(e).__name__}")
+    lag = head - services.runner.position
+    services.metrics.store_position.set(head)
+    services.metrics.projection_lag.labels("exchange-views").set(max(lag, 0))
+    if lag > services.config.ready_max_lag_events or not services.runner.healthy:
+        return problem(503, "Not ready", f"views are {lag} events behind the store")
+    return json_response({"status": "ready", "store_position": head,
+                          "views_position": services.runner.position})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics in the Prometheus text format."""
+    body = generate_latest(request.app[SERVICES].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(_: web.Request) -> web.Response:
+    """GET /v1/openapi.json."""
+    return web.Response(body=OPENAPI, content_type="application/json")
+
+
+def create_app(config: Config) -> web.Application:
+    """Builds the router application; stores and threads live in its cleanup context."""
+    app = web.Application(
+        client_max_size=config.max_body_bytes,
+        middlewares=[observe, problems, authenticate],
+    )
+    app[CONFIG] = config
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        app[SERVICES] = await loop.run_in_executor(None, build_services, config)
+        yield
+        await loop.run_in_executor(None, app[SERVICES].close)
+
+    app.cleanup_ctx.append(services_ctx)
+    app.add_routes([
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
+        web.get("/v1/openapi.json", openapi),
+        *agencies.ROUTES,
+        *documents.ROUTES,
+        *boxes.ROUTES,
+    ])
+    return app

@@ -1,0 +1,100 @@
+"""Bearer tokens: random 256-bit secrets, stored and compared only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from adapters.views import Views
+from domain.errors import Forbidden
+from ops.metrics import Metrics
+from router.http import Handler, Unauthorized
+
+OPERATOR = "operator"
+AGENCY = "agency"
+AUDITOR = "auditor"
+PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: the operator, an agency (by code) or an auditor (by name)."""
+
+    kind: str
+    subject: str
+
+    def require(self, *kinds: str) -> None:
+        """Raises Forbidden unless the principal is one of these kinds."""
+        if self.kind not in kinds:
+            raise Forbidden(f"a {self.kind} may not do this")
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def new_token() -> tuple[str, str]:
+    """Returns a fresh token and the hash to record."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    """Returns the lowercase hex SHA-256 of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Authenticator:
+    """Resolves tokens to principals, caching answers briefly (rotation clears the cache)."""
+
+    def __init__(self, views: Views, operator_token: str | None, executor: Executor,
+                 metrics: Metrics, ttl: float = 1.0) -> None:
+        self._views = views
+        self._operator = token_hash(operator_token) if operator_token else None
+        self._executor = executor
+        self._metrics = metrics
+        self._ttl = ttl
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
+
+    def forget(self) -> None:
+        """Drops cached answers after a token or agency changed."""
+        self._cache.clear()
+
+    async def principal(self, token: str) -> Principal | None:
+        """Returns the token's principal, or None for a token nobody holds."""
+        digest = token_hash(token)
+        if self._operator is not None and hmac.compare_digest(digest, self._operator):
+            return Principal(OPERATOR, "operator")
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self._executor, self._views.principal, digest)
+        principal = Principal(found.kind, found.subject) if found else None
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[digest] = (principal, now + self._ttl)
+        return principal
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Requires a known bearer token on every /v1 call."""
+        if request.path.startswith("/v1/") and request.path not in PUBLIC_PATHS:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                self._metrics.auth_failures.inc()
+                raise Unauthorized("an 'Authorization: Bearer <token>' header is required")
+            principal = await self.principal(token.strip())
+            if principal is None:
+                self._metrics.auth_failures.inc()
+                raise Unauthorized("the token is not valid")
+            request[PRINCIPAL] = principal
+        return await handler(request)

@@ -1,0 +1,105 @@
+"""Inbox, outbox and the event history for auditors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from adapters.eventlog import rfc3339
+from domain.codes import AGENCY_CODE, Priority
+from domain.errors import Invalid
+from router.auth import AGENCY, AUDITOR, PRINCIPAL
+from router.http import decode_cursor, encode_cursor, json_response, query_limit
+from router.services import SERVICES
+
+INBOX_STATUSES = frozenset(
+    {"delivered", "01", "02", "03", "04", "05", "06", "13", "revoked"}
+)
+_PRIORITIES = frozenset(p.value for p in Priority)
+
+
+def _moment(name: str, raw: str) -> str:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid.field(name, "must be an RFC 3339 time such as 2026-11-24T08:00:00Z") from None
+    if moment.tzinfo is None:
+        raise Invalid.field(name, "must carry a time zone (Z or an offset)")
+    return rfc3339(moment.astimezone(UTC))
+
+
+def _inbox_filters(request: web.Request) -> dict[str, str]:
+    q, filters = request.query, {}
+    if "status" in q:
+        if q["status"] not in INBOX_STATUSES:
+            raise Invalid.field("status", f"must be one of {', '.join(sorted(INBOX_STATUSES))}")
+        filters["status"] = q["status"]
+    if "priority" in q:
+        if q["priority"] not in _PRIORITIES:
+            raise Invalid.field("priority", f"must be one of {', '.join(sorted(_PRIORITIES))}")
+        filters["priority"] = q["priority"]
+    if "from" in q:
+        if not AGENCY_CODE.match(q["from"]):
+            raise Invalid.field("from", "must be an agency code")
+        filters["from"] = q["from"]
+    for name in ("since", "until"):
+        if name in q:
+            filters[name] = _moment(name, q[name])
+    return filters
+
+
+async def inbox(request: web.Request) -> web.Response:
+    """GET /v1/inbox: documents addressed to the caller, newest first."""
+    principal = request[PRINCIPAL]
+    principal.require(AGENCY)
+    services = request.app[SERVICES]
+    limit, filters = query_limit(request), _inbox_filters(request)
+    page = await services.call(services.views.inbox, principal.subject, filters,
+                               decode_cursor(request, int), limit)
+    items = [
+        {"id": r["id"], "from": r["sender"], "subject": r["subject"],
+         "code_number": r["code_number"], "code_notation": r["code_notation"],
+         "priority": r["priority"], "sent_at": r["sent_at"], "due_on": r["due_on"],
+         "status": r["status"]}
+        for r in page.items
+    ]
+    return json_response({"items": items, "next_cursor": encode_cursor(page.next_position)})
+
+
+async def outbox(request: web.Request) -> web.Response:
+    """GET /v1/outbox: documents the caller sent, newest first, with recipients' status."""
+    principal = request[PRINCIPAL]
+    principal.require(AGENCY)
+    services = request.app[SERVICES]
+    limit = query_limit(request)
+    page = await services.call(services.views.outbox, principal.subject,
+                               decode_cursor(request, int), limit)
+    items = [
+        {"id": r["id"], "subject": r["subject"], "code_number": r["code_number"],
+         "code_notation": r["code_notation"], "priority": r["priority"],
+         "sent_at": r["sent_at"], "due_on": r["due_on"], "revoked": r["revoked_at"] is not None,
+         "recipients": r["recipients"]}
+        for r in page.items
+    ]
+    return json_response({"items": items, "next_cursor": encode_cursor(page.next_position)})
+
+
+async def events(request: web.Request) -> web.Response:
+    """GET /v1/events?after=: the append-only history in commit order (auditors)."""
+    request[PRINCIPAL].require(AUDITOR)
+    raw = request.query.get("after", "0")
+    if not raw.isdigit():
+        raise Invalid.field("after", "must be a non-negative whole number")
+    after, limit = int(raw), query_limit(request)
+    services = request.app[SERVICES]
+    items = await services.call(services.events.after, after, limit)
+    return json_response({"items": items,
+                          "next_after": items[-1]["position"] if items else after})
+
+
+ROUTES = [
+    web.get("/v1/inbox", inbox),
+    web.get("/v1/outbox", outbox),
+    web.get("/v1/events", events),
+]

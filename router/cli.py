@@ -1,0 +1,109 @@
+"""The `lienthong` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from router.config import MIB, Config
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, help="data directory of the embedded SQLite store")
+    parser.add_argument(
+        "--database", default=os.environ.get("LIENTHONG_DATABASE_URL"),
+        help="PostgreSQL URL (postgresql://user:pass@host:port/db); overrides --data",
+    )
+
+
+def _config(args: argparse.Namespace, **extra: object) -> Config:
+    if not args.database and not args.data:
+        sys.exit("lienthong: give --data DIR or --database URL")
+    return Config(data_dir=args.data, database_url=args.database, **extra)  # type: ignore[arg-type]
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Runs the router until interrupted."""
+    import uvloop
+    from aiohttp import web
+
+    from router import demo
+    from router.app import create_app
+
+    token = os.environ.get("LIENTHONG_OPERATOR_TOKEN") or None
+    if token is not None and len(token) < 22:
+        sys.exit("lienthong: LIENTHONG_OPERATOR_TOKEN must carry at least 128 bits (22+ chars)")
+    if token is None:
+        logging.warning("LIENTHONG_OPERATOR_TOKEN is not set: no operator can sign in")
+    config = _config(args, operator_token=token,
+                     max_document_bytes=args.max_document_mib * MIB,
+                     max_attachment_bytes=args.max_attachment_mib * MIB)
+    app = create_app(config)
+    if args.demo:
+        base_url = f"http://{args.host}:{args.port}"
+
+        async def seed(app: web.Application) -> None:
+            await demo.seed(app, base_url)
+
+        app.on_startup.append(seed)
+    uvloop.install()
+    web.run_app(app, host=args.host, port=args.port, access_log=None,
+                print=lambda s: print(s, flush=True))
+
+
+def rebuild(args: argparse.Namespace) -> None:
+    """Drops the views and replays the whole history into them, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from adapters.projection import ExchangeProjection
+    from adapters.views import drop_views
+    from router.services import open_exchange
+
+    exchange, views = open_exchange(_config(args))
+    projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
+    drop_views(views.engine)
+    projection.setup()
+    head = exchange.recorder.max_notification_id() or 0
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task("rebuilding views", total=head)
+        while True:
+            position, applied = projection.run_once(limit=5000)
+            progress.update(task, completed=min(position, head))
+            if applied == 0:
+                break
+    print(f"views rebuilt up to event {position}")
+    exchange.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="lienthong", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="run the router")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    _store_args(p)
+    p.add_argument("--max-document-mib", type=int, default=50)
+    p.add_argument("--max-attachment-mib", type=int, default=50)
+    p.add_argument("--demo", action="store_true", help="seed a demo province and print tokens")
+    p.set_defaults(func=serve)
+
+    views = commands.add_parser("views", help="manage the read models").add_subparsers(
+        dest="action", required=True
+    )
+    p = views.add_parser("rebuild", help="drop and rebuild every view from the event history")
+    _store_args(p)
+    p.set_defaults(func=rebuild)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

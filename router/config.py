@@ -1,0 +1,28 @@
+"""Configuration of one router process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the store lives and the limits the router enforces."""
+
+    data_dir: Path | None = None
+    database_url: str | None = None
+    operator_token: str | None = None
+    max_document_bytes: int = 50 * MIB
+    max_attachment_bytes: int = 50 * MIB
+    max_batch: int = 256
+    poll_interval: float = 0.2
+    ready_max_lag_events: int = 10_000
+    auth_cache_seconds: float = 1.0
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body: base64 of the largest document plus room for its header."""
+        return self.max_document_bytes * 4 // 3 + MIB

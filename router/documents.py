@@ -1,0 +1,275 @@
+"""Document routes: send, read, attachments, status, revoke, history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import msgspec
+from aiohttp import web
+
+from adapters.blobs import CorruptBlob
+from adapters.eventlog import rfc3339
+from domain.commands import Attachment, ReportStatus, RevokeDocument, SendDocument
+from domain.document import Document
+from domain.errors import FieldError, Invalid, NotFound, TooLarge
+from router.auth import AGENCY, AUDITOR, PRINCIPAL, Principal
+from router.http import json_response, read_json
+from router.services import SERVICES, Services
+from router.wire import DocumentIn, RevokeIn, StatusIn, decode, encode
+
+log = logging.getLogger(__name__)
+_OFF_LOOP_BYTES = 256 * 1024
+
+
+def _decode_attachments(body: DocumentIn, services: Services) -> list[bytes]:
+    config = services.config
+    blobs, errors, total = [], [], 0
+    for i, attachment in enumerate(body.attachments):
+        try:
+            data = base64.b64decode(attachment.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            errors.append(FieldError(f"attachments[{i}].content_base64", "not valid base64"))
+            continue
+        if len(data) > config.max_attachment_bytes:
+            raise TooLarge(f"attachments[{i}] is {len(data)} bytes; the limit is "
+                           f"{config.max_attachment_bytes}")
+        total += len(data)
+        blobs.append(data)
+    if errors:
+        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+    if total > config.max_document_bytes:
+        raise TooLarge(f"attachments total {total} bytes; the limit is {config.max_document_bytes}")
+    return blobs
+
+
+def _content_sha256(body: DocumentIn, digests: list[str]) -> str:
+    """Digest of what was sent, attachments by digest: equal retries have equal digests."""
+    content = msgspec.to_builtins(body)
+    content["attachments"] = [
+        {"name": a.name, "content_type": a.content_type, "sha256": d}
+        for a, d in zip(body.attachments, digests, strict=True)
+    ]
+    return hashlib.sha256(encode(content)).hexdigest()
+
+
+def _prepare(raw: bytes, services: Services) -> tuple[DocumentIn, list[bytes]]:
+    body = decode(DocumentIn, raw)
+    return body, _decode_attachments(body, services)
+
+
+async def send(request: web.Request) -> web.Response:
+    """POST /v1/documents."""
+    principal = request[PRINCIPAL]
+    principal.require(AGENCY)
+    services = request.app[SERVICES]
+    raw = await read_json(request)
+    if len(raw) > _OFF_LOOP_BYTES:
+        body, blobs = await services.call(_prepare, raw, services)
+    else:
+        body, blobs = _prepare(raw, services)
+    digests = [await services.call(services.blobs.put, data) for data in blobs]
+    services.metrics.attachment_bytes.inc(sum(map(len, blobs)))
+    outcome = await services.writer.execute(SendDocument(
+        sender=principal.subject,
+        external_id=body.external_id,
+        content_sha256=_content_sha256(body, digests),
+        to=body.to,
+        code_number=body.code_number,
+        code_notation=body.code_notation,
+        document_type=body.document_type,
+        subject=body.subject,
+        promulgated_on=body.promulgated_on.isoformat(),
+        place=body.place,
+        priority=body.priority.value,
+        due_on=body.due_on.isoformat() if body.due_on else None,
+        signer=msgspec.to_builtins(body.signer) if body.signer else None,
+        in_reply_to=body.in_reply_to,
+        attachments=[
+            Attachment(a.name, a.content_type, len(data), digest)
+            for a, data, digest in zip(body.attachments, blobs, digests, strict=True)
+        ],
+    ))
+    document: Document = outcome.aggregate
+    if outcome.recorded:
+        for line in document.recipients.values():
+            services.metrics.documents_sent.labels(line.route.value).inc()
+    return json_response({
+        "id": str(document.id),
+        "external_id": document.external_id,
+        "sent_at": rfc3339(document.created_on),
+        "recipients": [
+            {"agency": line.agency, "route": line.route.value, "state": line.state}
+            for line in document.recipients.values()
+        ],
+    }, 201 if outcome.recorded else 200)
+
+
+def _document_id(request: web.Request) -> UUID:
+    try:
+        return UUID(request.match_info["id"])
+    except ValueError:
+        raise NotFound("document not found") from None
+
+
+async def _visible(request: web.Request) -> tuple[dict[str, Any], Principal]:
+    """Loads a document the caller may see, trimmed to the caller's part."""
+    principal = request[PRINCIPAL]
+    principal.require(AGENCY, AUDITOR)
+    services = request.app[SERVICES]
+    document = await services.call(services.views.document, str(_document_id(request)))
+    if document is None:
+        raise NotFound("document not found")
+    if principal.kind == AGENCY and principal.subject != document["sender"]:
+        own = [r for r in document["recipients"] if r["agency"] == principal.subject]
+        if not own:
+            raise NotFound("document not found")
+        document["recipients"] = own
+    return document, principal
+
+
+def _present(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": document["id"],
+        "external_id": document["external_id"],
+        "from": document["sender"],
+        "code_number": document["code_number"],
+        "code_notation": document["code_notation"],
+        "document_type": document["document_type"],
+        "subject": document["subject"],
+        "promulgated_on": document["promulgated_on"],
+        "place": document["place"],
+        "priority": document["priority"],
+        "due_on": document["due_on"],
+        "signer": document["signer"],
+        "in_reply_to": document["in_reply_to"],
+        "sent_at": document["sent_at"],
+        "revoked": document["revoked_at"] is not None,
+        "revoked_at": document["revoked_at"],
+        "revoke_reason": document["revoke_reason"],
+        "attachments": [
+            {"index": i, "name": a["name"], "content_type": a["content_type"],
+             "size": a["size"], "sha256": a["sha256"]}
+            for i, a in enumerate(document["attachments"])
+        ],
+        "recipients": [
+            {"agency": r["agency"], "route": r["route"], "status": r["status"],
+             "updated_at": r["updated_at"], "history": r["history"]}
+            for r in document["recipients"]
+        ],
+    }
+
+
+async def get_document(request: web.Request) -> web.Response:
+    """GET /v1/documents/{id}."""
+    document, _ = await _visible(request)
+    return json_response(_present(document))
+
+
+async def get_attachment(request: web.Request) -> web.StreamResponse:
+    """GET /v1/documents/{id}/attachments/{n}: the bytes, verified against their digest."""
+    document, _ = await _visible(request)
+    n = request.match_info["n"]
+    if not n.isdigit() or int(n) >= len(document["attachments"]):
+        raise NotFound("attachment not found")
+    attachment = document["attachments"][int(n)]
+    services = request.app[SERVICES]
+    chunks = services.blobs.chunks(attachment["sha256"])
+    response = web.StreamResponse(headers={
+        "Content-Type": attachment["content_type"],
+        "Content-Length": str(attachment["size"]),
+        "ETag": f'"{attachment["sha256"]}"',
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(attachment["name"], safe=""),
+    })
+    first = await services.call(next, chunks, b"")
+    await response.prepare(request)
+    chunk = first
+    try:
+        while chunk:
+            await response.write(chunk)
+            chunk = await services.call(next, chunks, b"")
+    except CorruptBlob:
+        log.error("attachment %s failed verification; aborting the download", attachment["sha256"])
+        raise
+    await response.write_eof()
+    return response
+
+
+async def report_status(request: web.Request) -> web.Response:
+    """POST /v1/documents/{id}/status."""
+    principal = request[PRINCIPAL]
+    principal.require(AGENCY)
+    body = decode(StatusIn, await read_json(request))
+    services = request.app[SERVICES]
+    outcome = await services.writer.execute(ReportStatus(
+        document_id=_document_id(request), agency=principal.subject, status=body.status,
+        note=body.note, by=msgspec.to_builtins(body.by) if body.by else None,
+    ))
+    document: Document = outcome.aggregate
+    if outcome.recorded:
+        services.metrics.status_reports.labels(body.status).inc()
+    line = document.recipients[principal.subject]
+    return json_response({
+        "document_id": str(document.id), "agency": principal.subject, "status": body.status,
+        "state": line.state, "note": body.note,
+        "by": msgspec.to_builtins(body.by) if body.by else None,
+        "reported_at": rfc3339(document.modified_on),
+    }, 201 if outcome.recorded else 200)
+
+
+async def revoke(request: web.Request) -> web.Response:
+    """POST /v1/documents/{id}/revoke."""
+    principal = request[PRINCIPAL]
+    principal.require(AGENCY)
+    body = decode(RevokeIn, await read_json(request))
+    services = request.app[SERVICES]
+    outcome = await services.writer.execute(RevokeDocument(
+        document_id=_document_id(request), agency=principal.subject, reason=body.reason,
+    ))
+    services.metrics.revocations.inc()
+    document: Document = outcome.aggregate
+    return json_response({
+        "id": str(document.id), "revoked_at": rfc3339(document.modified_on),
+        "reason": body.reason,
+        "recipients": [{"agency": a, "status": line.state}
+                       for a, line in document.recipients.items()],
+    })
+
+
+async def history(request: web.Request) -> web.Response:
+    """GET /v1/documents/{id}/history: the document's events; a recipient sees its own part."""
+    document, principal = await _visible(request)
+    services = request.app[SERVICES]
+    items = await services.call(services.events.stream, UUID(document["id"]))
+    if principal.kind == AGENCY and principal.subject != document["sender"]:
+        items = [_own_part(item, principal.subject) for item in items]
+        items = [item for item in items if item is not None]
+    return json_response({"items": items})
+
+
+def _own_part(item: dict[str, Any], agency: str) -> dict[str, Any] | None:
+    data = item["data"]
+    if item["type"] == "DocumentSent":
+        data = data | {"recipients": [r for r in data["recipients"] if r["agency"] == agency]}
+    elif item["type"] == "DocumentStatusReported":
+        if data["agency"] != agency:
+            return None
+    elif item["type"] == "DocumentRevoked":
+        data = data | {"removed": [a for a in data["removed"] if a == agency],
+                       "asked": [a for a in data["asked"] if a == agency]}
+    return item | {"data": data}
+
+
+ROUTES = [
+    web.post("/v1/documents", send),
+    web.get("/v1/documents/{id}", get_document),
+    web.get("/v1/documents/{id}/attachments/{n}", get_attachment),
+    web.post("/v1/documents/{id}/status", report_status),
+    web.post("/v1/documents/{id}/revoke", revoke),
+    web.get("/v1/documents/{id}/history", history),
+]

@@ -1,0 +1,130 @@
+"""HTTP plumbing: problem+json errors, request ids, metrics, cursors and query parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
+from router.wire import MalformedJson, encode
+from router.writer import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PROBLEM = "application/problem+json"
+_STATUS = {Invalid: 422, Conflict: 409, NotFound: 404, Forbidden: 403, TooLarge: 413}
+
+
+class Unauthorized(Exception):
+    """No token, or a token nobody holds (HTTP 401)."""
+
+
+class UnsupportedMediaType(Exception):
+    """A body that is not application/json (HTTP 415)."""
+
+
+def problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None,
+            headers: dict[str, str] | None = None) -> web.Response:
+    """Builds an RFC 9457 problem response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return web.Response(status=status, body=encode(body), content_type=PROBLEM, headers=headers)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """Encodes a JSON answer with the shared msgspec encoder."""
+    return web.Response(status=status, body=encode(body), content_type="application/json")
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turns every error into problem+json; never an HTML page or a stack trace."""
+    try:
+        return await handler(request)
+    except Invalid as e:
+        errors = [{"field": f.field, "message": f.message} for f in e.errors]
+        return problem(422, e.title, e.detail, errors)
+    except DomainError as e:
+        return problem(_STATUS.get(type(e), 400), e.title, e.detail)
+    except MalformedJson as e:
+        return problem(400, "Malformed JSON", str(e))
+    except Unauthorized as e:
+        return problem(401, "Unauthorized", str(e), headers={"WWW-Authenticate": "Bearer"})
+    except UnsupportedMediaType as e:
+        return problem(415, "Unsupported media type", str(e))
+    except StoreUnavailable:
+        return problem(503, "Store unavailable", "the event store cannot commit now; retry later",
+                       headers={"Retry-After": "5"})
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return problem(e.status, e.reason, e.text if e.text and "<" not in e.text else e.reason,
+                       headers={k: v for k, v in e.headers.items() if k == "Allow"})
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal error", "the router failed to answer; nothing was recorded "
+                       "unless a later read shows it")
+
+
+def route_template(request: web.Request) -> str:
+    """Returns the route template, so raw paths never become metric labels."""
+    route = request.match_info.route
+    return route.resource.canonical if route.resource is not None else "unmatched"
+
+
+async def read_json(request: web.Request) -> bytes:
+    """Reads a JSON body, refusing other content types with 415."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f"expected application/json, got {request.content_type or 'nothing'}"
+        )
+    return await request.read()
+
+
+def query_limit(request: web.Request) -> int:
+    """Parses ?limit= (1..500, default 50)."""
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise Invalid.field("limit", "must be a whole number from 1 to 500")
+    return int(raw)
+
+
+def encode_cursor(value: Any) -> str | None:
+    """Makes an opaque cursor."""
+    if value is None:
+        return None
+    return base64.urlsafe_b64encode(encode({"k": value})).decode().rstrip("=")
+
+
+def decode_cursor(request: web.Request, kind: type) -> Any:
+    """Reads ?cursor= back; a cursor the router did not make is a 422."""
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        value = msgspec.json.decode(data)["k"]
+    except (binascii.Error, ValueError, KeyError, TypeError, msgspec.DecodeError):
+        value = None
+    if not isinstance(value, kind):
+        raise Invalid.field("cursor", "not a cursor this router issued")
+    return value
+
+
+def timer() -> Callable[[], float]:
+    """Returns a function giving seconds since the call."""
+    started = time.perf_counter()
+    return lambda: time.perf_counter() - started

@@ -1,0 +1,165 @@
+"""Group commit: one writer thread decides many requests' commands and commits them together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import RecordConflictError
+
+from adapters.runner import ProjectionRunner
+from domain.commands import Command, Outcome
+from domain.errors import Conflict, DomainError
+from domain.exchange import Exchange
+from ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A command's outcome and the event position that holds it (None if nothing was recorded)."""
+
+    outcome: Outcome
+    position: int | None
+
+
+class StoreUnavailable(Exception):
+    """The event store could not commit (disk, database or connection failure)."""
+
+
+class GroupCommitWriter:
+    """Serialises all writes of this process through one thread, batching commits."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        runner: ProjectionRunner,
+        metrics: Metrics,
+        max_batch: int = 256,
+    ) -> None:
+        self.exchange = exchange
+        self.runner = runner
+        self.metrics = metrics
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+
+    def start(self) -> None:
+        """Starts the writer thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commits what is queued, then stops."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    async def execute(self, command: Command) -> Outcome:
+        """Commits one command and waits until the views include it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Committed] = loop.create_future()
+        self._queue.put((command, future))
+        committed = await future
+        if committed.position is not None:
+            await self.runner.wait_for(committed.position)
+        return committed.outcome
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stopping = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            started = time.perf_counter()
+            results = self._commit([command for command, _ in batch])
+            self.metrics.commit_duration.observe(time.perf_counter() - started)
+            self.metrics.commit_batch.observe(len(batch))
+            self.runner.notify()
+            _deliver([future for _, future in batch], results)
+            if stopping:
+                return
+
+    def _commit(self, commands: Sequence[Command]) -> list[Committed | BaseException]:
+        uow = self.exchange.unit_of_work()
+        decided: list[Outcome | BaseException] = []
+        try:
+            for command in commands:
+                try:
+                    decided.append(self.exchange.handle(command, uow))
+                except DomainError as e:
+                    decided.append(e)
+            recordings = self.exchange.save(*uow.changed())
+        except RecordConflictError:
+            # Another process wrote first, or a retry raced its original: decide each again alone.
+            return [self._commit_one(command) for command in commands]
+        except Exception as e:
+            if len(commands) > 1:
+                return [self._commit_one(command) for command in commands]
+            log.exception("commit failed")
+            return [StoreUnavailable(str(e))]
+        position = recordings[-1].notification.id if recordings else None
+        self._count(recordings, decided)
+        return [
+            Committed(d, position if d.recorded else None) if isinstance(d, Outcome) else d
+            for d in decided
+        ]
+
+    def _commit_one(self, command: Command) -> Committed | BaseException:
+        for _ in range(3):
+            uow = self.exchange.unit_of_work()
+            try:
+                outcome = self.exchange.handle(command, uow)
+                recordings = self.exchange.save(*uow.changed())
+            except DomainError as e:
+                return e
+            except RecordConflictError:
+                continue
+            except Exception as e:
+                log.exception("commit failed")
+                return StoreUnavailable(str(e))
+            self._count(recordings, [outcome])
+            position = recordings[-1].notification.id if recordings else None
+            return Committed(outcome, position if outcome.recorded else None)
+        return Conflict("the resource changed concurrently; try again")
+
+    def _count(self, recordings: Sequence[Any], decided: Sequence[Any]) -> None:
+        if recordings:
+            self.metrics.events_committed.inc(len(recordings))
+            self.metrics.store_position.set(recordings[-1].notification.id)
+
+
+def _deliver(futures: list[asyncio.Future[Committed]], results: list[Any]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Committed], Any]]] = {}
+    for future, result in zip(futures, results, strict=True):
+        by_loop.setdefault(future.get_loop(), []).append((future, result))
+    for loop, pairs in by_loop.items():
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle, pairs)
+
+
+def _settle(pairs: list[tuple[asyncio.Future[Committed], Any]]) -> None:
+    for future, result in pairs:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
