@@ -1,0 +1,39 @@
+# Entry points a newcomer sees: make run, make test, make lint, make bench.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DEMO_DIR ?= .demo
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Runs the router on the embedded SQLite store with a demo province; prints tokens and a curl.
+run: $(STAMP)
+	LIENTHONG_OPERATOR_TOKEN="$${LIENTHONG_OPERATOR_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')}" \
+		$(BIN)/lienthong serve --host $(HOST) --port $(PORT) --data $(DEMO_DIR) --demo
+
+# Unit, integration (SQLite and PostgreSQL) and end-to-end tests.
+test: $(STAMP)
+	ops/run-tests.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	ops/run-tests.sh $(BIN)/python -m ops.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

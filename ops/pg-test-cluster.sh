@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Starts (or stops) a throwaway PostgreSQL cluster for the tests, as a non-root user, on a free
+# loopback port. `start` installs the server from Debian packages if it is missing and prints
+# the cluster's URL on stdout; `stop DIR` stops the cluster whose files are in DIR.
+set -euo pipefail
+
+find_bindir() {
+    local d
+    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
+    done
+    return 1
+}
+
+case "${1:-start}" in
+start)
+    if ! bindir=$(find_bindir); then
+        echo "installing PostgreSQL from Debian packages" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq postgresql >&2
+        bindir=$(find_bindir)
+    fi
+    user=postgres
+    if ! id "$user" >/dev/null 2>&1; then
+        user=lienthong-pg
+        id "$user" >/dev/null 2>&1 || useradd --system --no-create-home "$user"
+    fi
+    dir=$(mktemp -d /tmp/lienthong-pg.XXXXXX)
+    chown "$user" "$dir"
+    chmod 700 "$dir"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    run() { if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi; }
+    run "$bindir/initdb" -D "$dir/data" -U lienthong --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    run "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
+        "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" \
+        start >/dev/null
+    echo "$dir" > "$dir/.dir"
+    echo "postgresql://lienthong@127.0.0.1:$port/postgres"
+    echo "$dir" >&2
+    ;;
+stop)
+    dir=${2:?usage: pg-test-cluster.sh stop DIR}
+    bindir=$(find_bindir)
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u "$(stat -c %U "$dir")" -- "$bindir/pg_ctl" -D "$dir/data" -m fast stop >/dev/null || true
+    else
+        "$bindir/pg_ctl" -D "$dir/data" -m fast stop >/dev/null || true
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: pg-test-cluster.sh start | stop DIR" >&2
+    exit 2
+    ;;
+esac
