@@ -25,14 +25,21 @@ class EventLog:
         self.recorder = recorder
         self.transcoder = transcoder
 
-    def _item(self, position: int, stream: Any, version: int, topic: str, state: bytes
-              ) -> dict[str, Any]:
+    def _item(
+        self, position: int, stream: Any, version: int, topic: str, state: bytes
+    ) -> dict[str, Any]:
         data = self.transcoder.decode(state)
         recorded_at = rfc3339(data["timestamp"])
         for key in _HIDDEN:
             data.pop(key, None)
-        return {"position": position, "recorded_at": recorded_at, "stream": str(stream),
-                "version": version, "type": topic, "data": data}
+        return {
+            "position": position,
+            "recorded_at": recorded_at,
+            "stream": str(stream),
+            "version": version,
+            "type": topic,
+            "data": data,
+        }
 
     def after(self, position: int, limit: int) -> list[dict[str, Any]]:
         """Returns up to limit events after position."""
@@ -48,14 +55,18 @@ class EventLog:
         """Returns every event of one aggregate with its position in the history."""
         recorder = self.recorder
         if isinstance(recorder, SQLiteApplicationRecorder):
-            sql = (f"SELECT rowid AS position, originator_version, topic, state "
-                   f"FROM {recorder.events_table_name} WHERE originator_id=? "
-                   "ORDER BY originator_version")
+            sql = (
+                f"SELECT rowid AS position, originator_version, topic, state "
+                f"FROM {recorder.events_table_name} WHERE originator_id=? "
+                "ORDER BY originator_version"
+            )
             key: Any = stream_id.hex
         elif isinstance(recorder, PostgresApplicationRecorder):
-            sql = (f"SELECT notification_id AS position, originator_version, topic, state "
-                   f"FROM {recorder.datastore.schema}.{recorder.events_table_name} "
-                   "WHERE originator_id=%s ORDER BY originator_version")
+            sql = (
+                f"SELECT notification_id AS position, originator_version, topic, state "
+                f"FROM {recorder.datastore.schema}.{recorder.events_table_name} "
+                "WHERE originator_id=%s ORDER BY originator_version"
+            )
             key = stream_id
         else:
             return [
@@ -66,8 +77,9 @@ class EventLog:
             cursor.execute(sql, (key,))
             rows = cursor.fetchall()
         return [
-            self._item(r["position"], stream_id, r["originator_version"], r["topic"],
-                       bytes(r["state"]))
+            self._item(
+                r["position"], stream_id, r["originator_version"], r["topic"], bytes(r["state"])
+            )
             for r in rows
         ]
 

@@ -73,9 +73,11 @@ class ExchangeProjection:
     def tracked_position(self) -> int:
         """Returns the position the views include."""
         with self.engine.connect() as c:
-            return int(c.execute(
-                sa.select(v.tracking.c.position).where(v.tracking.c.name == self.name)
-            ).scalar_one())
+            return int(
+                c.execute(
+                    sa.select(v.tracking.c.position).where(v.tracking.c.name == self.name)
+                ).scalar_one()
+            )
 
     def run_once(self, limit: int = 1000) -> tuple[int, int]:
         """Projects the next events in one transaction; returns (position, events applied)."""
@@ -102,56 +104,99 @@ class ExchangeProjection:
         return position, len(notifications)
 
     def _agency_registered(self, w: _Writes, _: int, e: Agency.Registered) -> None:
-        w.insert(v.agencies, {
-            "id": str(e.originator_id), "code": e.code, "name": e.name, "tier": e.tier, "parent": e.parent,
-            "remote": e.remote, "status": "active",
-        })
+        w.insert(
+            v.agencies,
+            {
+                "id": str(e.originator_id),
+                "code": e.code,
+                "name": e.name,
+                "tier": e.tier,
+                "parent": e.parent,
+                "remote": e.remote,
+                "status": "active",
+            },
+        )
         if e.token_sha256:
-            w.insert(v.principals, {"token_sha256": e.token_sha256, "kind": "agency",
-                                    "subject": e.code})
+            w.insert(
+                v.principals, {"token_sha256": e.token_sha256, "kind": "agency", "subject": e.code}
+            )
 
     def _token_rotated(self, w: _Writes, _: int, e: Agency.TokenRotated) -> None:
         w.flush()
         code = w.c.execute(
             sa.select(v.agencies.c.code).where(v.agencies.c.id == str(e.originator_id))
         ).scalar_one()
-        w.execute(v.principals.delete().where(
-            (v.principals.c.kind == "agency") & (v.principals.c.subject == code)
-        ))
-        w.insert(v.principals, {"token_sha256": e.token_sha256, "kind": "agency",
-                                "subject": code})
+        w.execute(
+            v.principals.delete().where(
+                (v.principals.c.kind == "agency") & (v.principals.c.subject == code)
+            )
+        )
+        w.insert(v.principals, {"token_sha256": e.token_sha256, "kind": "agency", "subject": code})
 
     def _agency_status(self, w: _Writes, _: int, e: Agency.Event) -> None:
         status = "suspended" if isinstance(e, Agency.Suspended) else "active"
-        w.execute(v.agencies.update().where(v.agencies.c.id == str(e.originator_id))
-                  .values(status=status))
+        w.execute(
+            v.agencies.update().where(v.agencies.c.id == str(e.originator_id)).values(status=status)
+        )
 
     def _auditor_registered(self, w: _Writes, _: int, e: Auditor.Registered) -> None:
-        w.insert(v.principals, {"token_sha256": e.token_sha256, "kind": "auditor",
-                                "subject": e.name})
+        w.insert(
+            v.principals, {"token_sha256": e.token_sha256, "kind": "auditor", "subject": e.name}
+        )
 
     def _document_sent(self, w: _Writes, position: int, e: Document.Sent) -> None:
         doc_id, sent_at = str(e.originator_id), rfc3339(e.timestamp)
-        w.insert(v.documents, {
-            "id": doc_id, "position": position, "sender": e.sender,
-            "external_id": e.external_id, "code_number": e.code_number,
-            "code_notation": e.code_notation, "document_type": e.document_type,
-            "subject": e.subject, "promulgated_on": e.promulgated_on, "place": e.place,
-            "priority": e.priority, "due_on": e.due_on, "signer": e.signer,
-            "in_reply_to": e.in_reply_to, "attachments": e.attachments, "sent_at": sent_at,
-            "revoked_at": None, "revoke_reason": None,
-        })
+        w.insert(
+            v.documents,
+            {
+                "id": doc_id,
+                "position": position,
+                "sender": e.sender,
+                "external_id": e.external_id,
+                "code_number": e.code_number,
+                "code_notation": e.code_notation,
+                "document_type": e.document_type,
+                "subject": e.subject,
+                "promulgated_on": e.promulgated_on,
+                "place": e.place,
+                "priority": e.priority,
+                "due_on": e.due_on,
+                "signer": e.signer,
+                "in_reply_to": e.in_reply_to,
+                "attachments": e.attachments,
+                "sent_at": sent_at,
+                "revoked_at": None,
+                "revoke_reason": None,
+            },
+        )
         for line in e.recipients:
-            w.insert(v.recipients, {
-                "document_id": doc_id, "agency": line["agency"], "position": position,
-                "sender": e.sender, "priority": e.priority, "sent_at": sent_at,
-                "route": line["route"], "status": line["state"], "before_revocation": None,
-                "updated_at": sent_at,
-            })
-            w.insert(v.recipient_history, {
-                "position": position, "agency": line["agency"], "document_id": doc_id,
-                "status": line["state"], "note": None, "by": None, "at": sent_at,
-            })
+            w.insert(
+                v.recipients,
+                {
+                    "document_id": doc_id,
+                    "agency": line["agency"],
+                    "position": position,
+                    "sender": e.sender,
+                    "priority": e.priority,
+                    "sent_at": sent_at,
+                    "route": line["route"],
+                    "status": line["state"],
+                    "before_revocation": None,
+                    "updated_at": sent_at,
+                },
+            )
+            w.insert(
+                v.recipient_history,
+                {
+                    "position": position,
+                    "agency": line["agency"],
+                    "document_id": doc_id,
+                    "status": line["state"],
+                    "note": None,
+                    "by": None,
+                    "at": sent_at,
+                },
+            )
 
     def _status_reported(self, w: _Writes, position: int, e: Document.StatusReported) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
@@ -162,22 +207,41 @@ class ExchangeProjection:
         ).one()
         status = state_after_report(line.status, line.before_revocation, e.status)
         w.execute(v.recipients.update().where(where).values(status=status, updated_at=at))
-        w.insert(v.recipient_history, {
-            "position": position, "agency": e.agency, "document_id": doc_id,
-            "status": e.status, "note": e.note, "by": e.by, "at": at,
-        })
+        w.insert(
+            v.recipient_history,
+            {
+                "position": position,
+                "agency": e.agency,
+                "document_id": doc_id,
+                "status": e.status,
+                "note": e.note,
+                "by": e.by,
+                "at": at,
+            },
+        )
 
     def _document_revoked(self, w: _Writes, position: int, e: Document.Revoked) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
-        w.execute(v.documents.update().where(v.documents.c.id == doc_id)
-                  .values(revoked_at=at, revoke_reason=e.reason))
+        w.execute(
+            v.documents.update()
+            .where(v.documents.c.id == doc_id)
+            .values(revoked_at=at, revoke_reason=e.reason)
+        )
         for agency, status in [(a, "revoked") for a in e.removed] + [(a, "13") for a in e.asked]:
             where = (v.recipients.c.document_id == doc_id) & (v.recipients.c.agency == agency)
             values: dict[str, Any] = {"status": status, "updated_at": at}
             if status == "13":
                 values["before_revocation"] = v.recipients.c.status
             w.execute(v.recipients.update().where(where).values(**values))
-            w.insert(v.recipient_history, {
-                "position": position, "agency": agency, "document_id": doc_id,
-                "status": status, "note": e.reason, "by": None, "at": at,
-            })
+            w.insert(
+                v.recipient_history,
+                {
+                    "position": position,
+                    "agency": agency,
+                    "document_id": doc_id,
+                    "status": status,
+                    "note": e.reason,
+                    "by": None,
+                    "at": at,
+                },
+            )

@@ -53,8 +53,8 @@ class ProjectionRunner:
         """Says new events were committed."""
         self._wake.set()
 
-    async def wait_for(self, position: int, timeout: float = 10.0) -> bool:
-        """Waits until the views include position; False if that took longer than timeout."""
+    async def wait_for(self, position: int, patience: float = 10.0) -> bool:
+        """Waits until the views include position; False if that took longer than patience."""
         if self.position >= position:
             return True
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -62,9 +62,9 @@ class ProjectionRunner:
             heapq.heappush(self._waiters, (position, next(self._counter), future))
         self._wake.set()
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
+            await asyncio.wait_for(asyncio.shield(future), patience)
         except TimeoutError:
-            log.warning("views did not reach position %d within %.1fs", position, timeout)
+            log.warning("views did not reach position %d within %.1fs", position, patience)
             return False
         return True
 

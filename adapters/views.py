@@ -207,15 +207,21 @@ class Views:
             )
         return document
 
-    def inbox(
-        self, agency: str, filters: dict[str, str], before: int | None, limit: int
-    ) -> Page:
+    def inbox(self, agency: str, filters: dict[str, str], before: int | None, limit: int) -> Page:
         """Lists documents addressed to an agency, newest first."""
         r, d = recipients, documents
         query = (
             sa.select(
-                d.c.id, d.c.sender, d.c.subject, d.c.code_number, d.c.code_notation,
-                d.c.priority, d.c.sent_at, d.c.due_on, r.c.status, r.c.position,
+                d.c.id,
+                d.c.sender,
+                d.c.subject,
+                d.c.code_number,
+                d.c.code_notation,
+                d.c.priority,
+                d.c.sent_at,
+                d.c.due_on,
+                r.c.status,
+                r.c.position,
             )
             .join(d, d.c.id == r.c.document_id)
             .where(r.c.agency == agency)
@@ -243,8 +249,15 @@ class Views:
         d = documents
         query = (
             sa.select(
-                d.c.id, d.c.subject, d.c.code_number, d.c.code_notation, d.c.priority,
-                d.c.sent_at, d.c.due_on, d.c.revoked_at, d.c.position,
+                d.c.id,
+                d.c.subject,
+                d.c.code_number,
+                d.c.code_notation,
+                d.c.priority,
+                d.c.sent_at,
+                d.c.due_on,
+                d.c.revoked_at,
+                d.c.position,
             )
             .where(d.c.sender == sender)
             .order_by(d.c.position.desc())
@@ -256,11 +269,15 @@ class Views:
             rows = [dict(row._mapping) for row in c.execute(query)]
             page = _page(rows, limit)
             ids = [row["id"] for row in page.items]
-            lines = c.execute(
-                sa.select(recipients.c.document_id, recipients.c.agency, recipients.c.status)
-                .where(recipients.c.document_id.in_(ids))
-                .order_by(recipients.c.agency)
-            ).all() if ids else []
+            lines = (
+                c.execute(
+                    sa.select(recipients.c.document_id, recipients.c.agency, recipients.c.status)
+                    .where(recipients.c.document_id.in_(ids))
+                    .order_by(recipients.c.agency)
+                ).all()
+                if ids
+                else []
+            )
         by_document: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
         for line in lines:
             by_document[line.document_id].append({"agency": line.agency, "status": line.status})
@@ -285,7 +302,10 @@ class SqlDirectory:
         """Returns the entries of the known codes among those given."""
         wanted: Sequence[str] = list(codes)
         query = sa.select(
-            agencies.c.code, agencies.c.tier, agencies.c.parent, agencies.c.remote,
+            agencies.c.code,
+            agencies.c.tier,
+            agencies.c.parent,
+            agencies.c.remote,
             agencies.c.status,
         ).where(agencies.c.code.in_(wanted))
         with self.engine.connect() as c:

@@ -125,7 +125,7 @@ class Document(BaseAggregate[UUID]):
                 line.state = REVOCATION_REQUESTED
 
     @classmethod
-    def send(cls, *, id: UUID, **fields: Any) -> Document:  # noqa: A002
+    def send(cls, *, id: UUID, **fields: Any) -> Document:
         """Creates the document; the use case has validated every field."""
         return cls._create(cls.Sent, id=id, **fields)
 

@@ -112,9 +112,7 @@ class Exchange(Application[UUID]):
 
     def handle(self, command: Command, uow: UnitOfWork) -> Outcome:
         """Decides one command against the unit of work, without saving."""
-        handler: Callable[[Any, UnitOfWork], Outcome] = getattr(
-            self, _HANDLERS[type(command)]
-        )
+        handler: Callable[[Any, UnitOfWork], Outcome] = getattr(self, _HANDLERS[type(command)])
         return handler(command, uow)
 
     # Directory
@@ -232,7 +230,7 @@ class Exchange(Application[UUID]):
         known = self.directory.lookup([cmd.sender, *seen])
         sender = known.get(cmd.sender)
         if sender is None or sender.status is not AgencyStatus.ACTIVE:
-            raise Forbidden(f"agency {cmd.sender} may not send while {_status(sender)}")
+            raise Forbidden(f"agency {cmd.sender} may not write while {_status(sender)}")
         for i, code in enumerate(cmd.to):
             if any(e.field == f"to[{i}]" for e in errors):
                 continue
@@ -250,9 +248,15 @@ class Exchange(Application[UUID]):
             lines.append({"agency": code, "route": route.value, "state": state})
         return lines
 
+    def _check_active(self, code: str) -> None:
+        entry = self.directory.lookup([code]).get(code)
+        if entry is None or entry.status is not AgencyStatus.ACTIVE:
+            raise Forbidden(f"agency {code} may not write while {_status(entry)}")
+
     def report_status(self, cmd: ReportStatus, uow: UnitOfWork) -> Outcome:
         """Records a recipient's processing status."""
         document: Document = uow.get(cmd.document_id, "document")
+        self._check_active(cmd.agency)
         if cmd.agency not in document.recipients:
             if document.sender == cmd.agency:
                 raise Forbidden("only a recipient reports status on a document")
@@ -263,6 +267,7 @@ class Exchange(Application[UUID]):
     def revoke_document(self, cmd: RevokeDocument, uow: UnitOfWork) -> Outcome:
         """Recalls a document on its sender's request."""
         document: Document = uow.get(cmd.document_id, "document")
+        self._check_active(cmd.agency)
         if document.sender != cmd.agency:
             if document.is_party(cmd.agency):
                 raise Forbidden("only the sender may revoke a document")

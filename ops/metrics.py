@@ -14,51 +14,76 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.http_requests = Counter(
-            "lienthong_http_requests", "HTTP requests answered, by route template and status.",
-            ["method", "route", "status"], registry=r,
+            "lienthong_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=r,
         )
         self.http_duration = Histogram(
-            "lienthong_http_request_duration_seconds", "Time to answer an HTTP request.",
-            ["method", "route"], buckets=_LATENCY_BUCKETS, registry=r,
+            "lienthong_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.commit_batch = Histogram(
-            "lienthong_store_commit_batch_size", "Commands committed together in one transaction.",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r,
+            "lienthong_store_commit_batch_size",
+            "Commands committed together in one transaction.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
         )
         self.commit_duration = Histogram(
-            "lienthong_store_commit_duration_seconds", "Time to decide and commit one batch.",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "lienthong_store_commit_duration_seconds",
+            "Time to decide and commit one batch.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.events_committed = Counter(
-            "lienthong_store_events_committed", "Events appended to the event store.", registry=r,
+            "lienthong_store_events_committed",
+            "Events appended to the event store.",
+            registry=r,
         )
         self.documents_sent = Counter(
-            "lienthong_documents_sent", "Documents accepted, by recipient route.",
-            ["route"], registry=r,
+            "lienthong_documents_sent",
+            "Documents accepted, by recipient route.",
+            ["route"],
+            registry=r,
         )
         self.status_reports = Counter(
-            "lienthong_status_reports", "Status reports recorded, by edXML status code.",
-            ["status"], registry=r,
+            "lienthong_status_reports",
+            "Status reports recorded, by edXML status code.",
+            ["status"],
+            registry=r,
         )
         self.revocations = Counter(
-            "lienthong_revocations", "Documents revoked by their senders.", registry=r,
+            "lienthong_revocations",
+            "Documents revoked by their senders.",
+            registry=r,
         )
         self.auth_failures = Counter(
-            "lienthong_auth_failures", "Requests refused for a missing or unknown token.",
+            "lienthong_auth_failures",
+            "Requests refused for a missing or unknown token.",
             registry=r,
         )
         self.store_position = Gauge(
-            "lienthong_event_store_position", "Highest committed event position seen.", registry=r,
+            "lienthong_event_store_position",
+            "Highest committed event position seen.",
+            registry=r,
         )
         self.projection_position = Gauge(
-            "lienthong_projection_position", "Event position the views include.",
-            ["projection"], registry=r,
+            "lienthong_projection_position",
+            "Event position the views include.",
+            ["projection"],
+            registry=r,
         )
         self.projection_lag = Gauge(
-            "lienthong_projection_lag_events", "Events committed but not yet in the views.",
-            ["projection"], registry=r,
+            "lienthong_projection_lag_events",
+            "Events committed but not yet in the views.",
+            ["projection"],
+            registry=r,
         )
         self.attachment_bytes = Counter(
-            "lienthong_attachment_bytes_received", "Attachment bytes received (before dedup).",
+            "lienthong_attachment_bytes_received",
+            "Attachment bytes received (before dedup).",
             registry=r,
         )

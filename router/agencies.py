@@ -31,8 +31,14 @@ def present(row: dict[str, Any]) -> dict[str, Any]:
 
 def present_aggregate(agency: Agency) -> dict[str, Any]:
     """Shows an agency from its aggregate, right after a write."""
-    return {"code": agency.code, "name": agency.name, "tier": agency.tier.value,
-            "parent": agency.parent, "remote": agency.remote, "status": agency.status.value}
+    return {
+        "code": agency.code,
+        "name": agency.name,
+        "tier": agency.tier.value,
+        "parent": agency.parent,
+        "remote": agency.remote,
+        "status": agency.status.value,
+    }
 
 
 async def register_agency(request: web.Request) -> web.Response:
@@ -40,10 +46,16 @@ async def register_agency(request: web.Request) -> web.Response:
     request[PRINCIPAL].require(OPERATOR)
     body = decode(AgencyIn, await read_json(request))
     token, digest = new_token()
-    outcome = await request.app[SERVICES].writer.execute(RegisterAgency(
-        code=body.code, name=body.name, tier=body.tier, parent=body.parent,
-        remote=body.remote, token_sha256=None if body.remote else digest,
-    ))
+    outcome = await request.app[SERVICES].writer.execute(
+        RegisterAgency(
+            code=body.code,
+            name=body.name,
+            tier=body.tier,
+            parent=body.parent,
+            remote=body.remote,
+            token_sha256=None if body.remote else digest,
+        )
+    )
     answer = present_aggregate(outcome.aggregate)
     if not body.remote:
         answer["token"] = token
@@ -87,17 +99,17 @@ async def rotate_token(request: web.Request) -> web.Response:
 async def suspend(request: web.Request) -> web.Response:
     """POST /v1/agencies/{code}/suspend."""
     request[PRINCIPAL].require(OPERATOR)
-    return json_response(present_aggregate(
-        await _change(request, SuspendAgency(request.match_info["code"]))
-    ))
+    return json_response(
+        present_aggregate(await _change(request, SuspendAgency(request.match_info["code"])))
+    )
 
 
 async def resume(request: web.Request) -> web.Response:
     """POST /v1/agencies/{code}/resume."""
     request[PRINCIPAL].require(OPERATOR)
-    return json_response(present_aggregate(
-        await _change(request, ResumeAgency(request.match_info["code"]))
-    ))
+    return json_response(
+        present_aggregate(await _change(request, ResumeAgency(request.match_info["code"])))
+    )
 
 
 async def _change(request: web.Request, command: Command) -> Agency:

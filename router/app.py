@@ -35,9 +35,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics = request.app[SERVICES].metrics
         route = route_template(request)
         metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_duration.labels(request.method, route).observe(
-            time.perf_counter() - started
-        )
+        metrics.http_duration.labels(request.method, route).observe(time.perf_counter() - started)
     response.headers["X-Request-Id"] = request.headers.get("X-Request-Id", "")[:64] or str(
         uuid.uuid4()
     )
@@ -67,8 +65,9 @@ async def readyz(request: web.Request) -> web.Response:
     services.metrics.projection_lag.labels("exchange-views").set(max(lag, 0))
     if lag > services.config.ready_max_lag_events or not services.runner.healthy:
         return problem(503, "Not ready", f"views are {lag} events behind the store")
-    return json_response({"status": "ready", "store_position": head,
-                          "views_position": services.runner.position})
+    return json_response(
+        {"status": "ready", "store_position": head, "views_position": services.runner.position}
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -97,13 +96,15 @@ def create_app(config: Config) -> web.Application:
         await loop.run_in_executor(None, app[SERVICES].close)
 
     app.cleanup_ctx.append(services_ctx)
-    app.add_routes([
-        web.get("/healthz", healthz),
-        web.get("/readyz", readyz),
-        web.get("/metrics", metrics),
-        web.get("/v1/openapi.json", openapi),
-        *agencies.ROUTES,
-        *documents.ROUTES,
-        *boxes.ROUTES,
-    ])
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/metrics", metrics),
+            web.get("/v1/openapi.json", openapi),
+            *agencies.ROUTES,
+            *documents.ROUTES,
+            *boxes.ROUTES,
+        ]
+    )
     return app

@@ -53,8 +53,14 @@ def token_hash(token: str) -> str:
 class Authenticator:
     """Resolves tokens to principals, caching answers briefly (rotation clears the cache)."""
 
-    def __init__(self, views: Views, operator_token: str | None, executor: Executor,
-                 metrics: Metrics, ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        views: Views,
+        operator_token: str | None,
+        executor: Executor,
+        metrics: Metrics,
+        ttl: float = 1.0,
+    ) -> None:
         self._views = views
         self._operator = token_hash(operator_token) if operator_token else None
         self._executor = executor

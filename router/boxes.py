@@ -13,9 +13,7 @@ from router.auth import AGENCY, AUDITOR, PRINCIPAL
 from router.http import decode_cursor, encode_cursor, json_response, query_limit
 from router.services import SERVICES
 
-INBOX_STATUSES = frozenset(
-    {"delivered", "01", "02", "03", "04", "05", "06", "13", "revoked"}
-)
+INBOX_STATUSES = frozenset({"delivered", "01", "02", "03", "04", "05", "06", "13", "revoked"})
 _PRIORITIES = frozenset(p.value for p in Priority)
 
 
@@ -55,13 +53,21 @@ async def inbox(request: web.Request) -> web.Response:
     principal.require(AGENCY)
     services = request.app[SERVICES]
     limit, filters = query_limit(request), _inbox_filters(request)
-    page = await services.call(services.views.inbox, principal.subject, filters,
-                               decode_cursor(request, int), limit)
+    page = await services.call(
+        services.views.inbox, principal.subject, filters, decode_cursor(request, int), limit
+    )
     items = [
-        {"id": r["id"], "from": r["sender"], "subject": r["subject"],
-         "code_number": r["code_number"], "code_notation": r["code_notation"],
-         "priority": r["priority"], "sent_at": r["sent_at"], "due_on": r["due_on"],
-         "status": r["status"]}
+        {
+            "id": r["id"],
+            "from": r["sender"],
+            "subject": r["subject"],
+            "code_number": r["code_number"],
+            "code_notation": r["code_notation"],
+            "priority": r["priority"],
+            "sent_at": r["sent_at"],
+            "due_on": r["due_on"],
+            "status": r["status"],
+        }
         for r in page.items
     ]
     return json_response({"items": items, "next_cursor": encode_cursor(page.next_position)})
@@ -73,13 +79,21 @@ async def outbox(request: web.Request) -> web.Response:
     principal.require(AGENCY)
     services = request.app[SERVICES]
     limit = query_limit(request)
-    page = await services.call(services.views.outbox, principal.subject,
-                               decode_cursor(request, int), limit)
+    page = await services.call(
+        services.views.outbox, principal.subject, decode_cursor(request, int), limit
+    )
     items = [
-        {"id": r["id"], "subject": r["subject"], "code_number": r["code_number"],
-         "code_notation": r["code_notation"], "priority": r["priority"],
-         "sent_at": r["sent_at"], "due_on": r["due_on"], "revoked": r["revoked_at"] is not None,
-         "recipients": r["recipients"]}
+        {
+            "id": r["id"],
+            "subject": r["subject"],
+            "code_number": r["code_number"],
+            "code_notation": r["code_notation"],
+            "priority": r["priority"],
+            "sent_at": r["sent_at"],
+            "due_on": r["due_on"],
+            "revoked": r["revoked_at"] is not None,
+            "recipients": r["recipients"],
+        }
         for r in page.items
     ]
     return json_response({"items": items, "next_cursor": encode_cursor(page.next_position)})
@@ -94,8 +108,7 @@ async def events(request: web.Request) -> web.Response:
     after, limit = int(raw), query_limit(request)
     services = request.app[SERVICES]
     items = await services.call(services.events.after, after, limit)
-    return json_response({"items": items,
-                          "next_after": items[-1]["position"] if items else after})
+    return json_response({"items": items, "next_after": items[-1]["position"] if items else after})
 
 
 ROUTES = [

@@ -14,7 +14,8 @@ from router.config import MIB, Config
 def _store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="data directory of the embedded SQLite store")
     parser.add_argument(
-        "--database", default=os.environ.get("LIENTHONG_DATABASE_URL"),
+        "--database",
+        default=os.environ.get("LIENTHONG_DATABASE_URL"),
         help="PostgreSQL URL (postgresql://user:pass@host:port/db); overrides --data",
     )
 
@@ -38,9 +39,12 @@ def serve(args: argparse.Namespace) -> None:
         sys.exit("lienthong: LIENTHONG_OPERATOR_TOKEN must carry at least 128 bits (22+ chars)")
     if token is None:
         logging.warning("LIENTHONG_OPERATOR_TOKEN is not set: no operator can sign in")
-    config = _config(args, operator_token=token,
-                     max_document_bytes=args.max_document_mib * MIB,
-                     max_attachment_bytes=args.max_attachment_mib * MIB)
+    config = _config(
+        args,
+        operator_token=token,
+        max_document_bytes=args.max_document_mib * MIB,
+        max_attachment_bytes=args.max_attachment_mib * MIB,
+    )
     app = create_app(config)
     if args.demo:
         base_url = f"http://{args.host}:{args.port}"
@@ -50,8 +54,9 @@ def serve(args: argparse.Namespace) -> None:
 
         app.on_startup.append(seed)
     uvloop.install()
-    web.run_app(app, host=args.host, port=args.port, access_log=None,
-                print=lambda s: print(s, flush=True))
+    web.run_app(
+        app, host=args.host, port=args.port, access_log=None, print=lambda s: print(s, flush=True)
+    )
 
 
 def rebuild(args: argparse.Namespace) -> None:

@@ -42,15 +42,21 @@ async def seed(app: web.Application, base_url: str) -> None:
     lines = ["", "lienthong demo province (tokens are new at every start):"]
     lines += [f"  {code}  {token}" for code, token in tokens.items()]
     body = {
-        "external_id": "DEMO-1", "to": ["000.01.01.H41"], "code_number": "1",
-        "code_notation": "UBND-VX", "document_type": "cong-van",
-        "subject": "Về việc đẩy mạnh dịch vụ công trực tuyến", "promulgated_on": "2026-11-24",
-        "place": "Nghệ An", "priority": "normal",
+        "external_id": "DEMO-1",
+        "to": ["000.01.01.H41"],
+        "code_number": "1",
+        "code_notation": "UBND-VX",
+        "document_type": "cong-van",
+        "subject": "Về việc đẩy mạnh dịch vụ công trực tuyến",
+        "promulgated_on": "2026-11-24",
+        "place": "Nghệ An",
+        "priority": "normal",
     }
     curl = (
         f"curl -s -X POST {base_url}/v1/documents "
         f"-H 'Authorization: Bearer {tokens['000.00.00.H41']}' "
-        f"-H 'Content-Type: application/json' -d {shlex.quote(json.dumps(body, ensure_ascii=False))}"
+        "-H 'Content-Type: application/json' -d "
+        + shlex.quote(json.dumps(body, ensure_ascii=False))
     )
     lines += ["", "Send a document from the province to a commune:", "  " + curl, ""]
     print("\n".join(lines), flush=True)

@@ -37,8 +37,9 @@ def _decode_attachments(body: DocumentIn, services: Services) -> list[bytes]:
             errors.append(FieldError(f"attachments[{i}].content_base64", "not valid base64"))
             continue
         if len(data) > config.max_attachment_bytes:
-            raise TooLarge(f"attachments[{i}] is {len(data)} bytes; the limit is "
-                           f"{config.max_attachment_bytes}")
+            raise TooLarge(
+                f"attachments[{i}] is {len(data)} bytes; the limit is {config.max_attachment_bytes}"
+            )
         total += len(data)
         blobs.append(data)
     if errors:
@@ -75,39 +76,44 @@ async def send(request: web.Request) -> web.Response:
         body, blobs = _prepare(raw, services)
     digests = [await services.call(services.blobs.put, data) for data in blobs]
     services.metrics.attachment_bytes.inc(sum(map(len, blobs)))
-    outcome = await services.writer.execute(SendDocument(
-        sender=principal.subject,
-        external_id=body.external_id,
-        content_sha256=_content_sha256(body, digests),
-        to=body.to,
-        code_number=body.code_number,
-        code_notation=body.code_notation,
-        document_type=body.document_type,
-        subject=body.subject,
-        promulgated_on=body.promulgated_on.isoformat(),
-        place=body.place,
-        priority=body.priority.value,
-        due_on=body.due_on.isoformat() if body.due_on else None,
-        signer=msgspec.to_builtins(body.signer) if body.signer else None,
-        in_reply_to=body.in_reply_to,
-        attachments=[
-            Attachment(a.name, a.content_type, len(data), digest)
-            for a, data, digest in zip(body.attachments, blobs, digests, strict=True)
-        ],
-    ))
+    outcome = await services.writer.execute(
+        SendDocument(
+            sender=principal.subject,
+            external_id=body.external_id,
+            content_sha256=_content_sha256(body, digests),
+            to=body.to,
+            code_number=body.code_number,
+            code_notation=body.code_notation,
+            document_type=body.document_type,
+            subject=body.subject,
+            promulgated_on=body.promulgated_on.isoformat(),
+            place=body.place,
+            priority=body.priority.value,
+            due_on=body.due_on.isoformat() if body.due_on else None,
+            signer=msgspec.to_builtins(body.signer) if body.signer else None,
+            in_reply_to=body.in_reply_to,
+            attachments=[
+                Attachment(a.name, a.content_type, len(data), digest)
+                for a, data, digest in zip(body.attachments, blobs, digests, strict=True)
+            ],
+        )
+    )
     document: Document = outcome.aggregate
     if outcome.recorded:
         for line in document.recipients.values():
             services.metrics.documents_sent.labels(line.route.value).inc()
-    return json_response({
-        "id": str(document.id),
-        "external_id": document.external_id,
-        "sent_at": rfc3339(document.created_on),
-        "recipients": [
-            {"agency": line.agency, "route": line.route.value, "state": line.state}
-            for line in document.recipients.values()
-        ],
-    }, 201 if outcome.recorded else 200)
+    return json_response(
+        {
+            "id": str(document.id),
+            "external_id": document.external_id,
+            "sent_at": rfc3339(document.created_on),
+            "recipients": [
+                {"agency": line.agency, "route": line.route.value, "state": line.state}
+                for line in document.recipients.values()
+            ],
+        },
+        201 if outcome.recorded else 200,
+    )
 
 
 def _document_id(request: web.Request) -> UUID:
@@ -153,13 +159,23 @@ def _present(document: dict[str, Any]) -> dict[str, Any]:
         "revoked_at": document["revoked_at"],
         "revoke_reason": document["revoke_reason"],
         "attachments": [
-            {"index": i, "name": a["name"], "content_type": a["content_type"],
-             "size": a["size"], "sha256": a["sha256"]}
+            {
+                "index": i,
+                "name": a["name"],
+                "content_type": a["content_type"],
+                "size": a["size"],
+                "sha256": a["sha256"],
+            }
             for i, a in enumerate(document["attachments"])
         ],
         "recipients": [
-            {"agency": r["agency"], "route": r["route"], "status": r["status"],
-             "updated_at": r["updated_at"], "history": r["history"]}
+            {
+                "agency": r["agency"],
+                "route": r["route"],
+                "status": r["status"],
+                "updated_at": r["updated_at"],
+                "history": r["history"],
+            }
             for r in document["recipients"]
         ],
     }
@@ -180,12 +196,15 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     attachment = document["attachments"][int(n)]
     services = request.app[SERVICES]
     chunks = services.blobs.chunks(attachment["sha256"])
-    response = web.StreamResponse(headers={
-        "Content-Type": attachment["content_type"],
-        "Content-Length": str(attachment["size"]),
-        "ETag": f'"{attachment["sha256"]}"',
-        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(attachment["name"], safe=""),
-    })
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": attachment["content_type"],
+            "Content-Length": str(attachment["size"]),
+            "ETag": f'"{attachment["sha256"]}"',
+            "Content-Disposition": "attachment; filename*=UTF-8''"
+            + quote(attachment["name"], safe=""),
+        }
+    )
     first = await services.call(next, chunks, b"")
     await response.prepare(request)
     chunk = first
@@ -206,20 +225,31 @@ async def report_status(request: web.Request) -> web.Response:
     principal.require(AGENCY)
     body = decode(StatusIn, await read_json(request))
     services = request.app[SERVICES]
-    outcome = await services.writer.execute(ReportStatus(
-        document_id=_document_id(request), agency=principal.subject, status=body.status,
-        note=body.note, by=msgspec.to_builtins(body.by) if body.by else None,
-    ))
+    outcome = await services.writer.execute(
+        ReportStatus(
+            document_id=_document_id(request),
+            agency=principal.subject,
+            status=body.status,
+            note=body.note,
+            by=msgspec.to_builtins(body.by) if body.by else None,
+        )
+    )
     document: Document = outcome.aggregate
     if outcome.recorded:
         services.metrics.status_reports.labels(body.status).inc()
     line = document.recipients[principal.subject]
-    return json_response({
-        "document_id": str(document.id), "agency": principal.subject, "status": body.status,
-        "state": line.state, "note": body.note,
-        "by": msgspec.to_builtins(body.by) if body.by else None,
-        "reported_at": rfc3339(document.modified_on),
-    }, 201 if outcome.recorded else 200)
+    return json_response(
+        {
+            "document_id": str(document.id),
+            "agency": principal.subject,
+            "status": body.status,
+            "state": line.state,
+            "note": body.note,
+            "by": msgspec.to_builtins(body.by) if body.by else None,
+            "reported_at": rfc3339(document.modified_on),
+        },
+        201 if outcome.recorded else 200,
+    )
 
 
 async def revoke(request: web.Request) -> web.Response:
@@ -228,17 +258,25 @@ async def revoke(request: web.Request) -> web.Response:
     principal.require(AGENCY)
     body = decode(RevokeIn, await read_json(request))
     services = request.app[SERVICES]
-    outcome = await services.writer.execute(RevokeDocument(
-        document_id=_document_id(request), agency=principal.subject, reason=body.reason,
-    ))
+    outcome = await services.writer.execute(
+        RevokeDocument(
+            document_id=_document_id(request),
+            agency=principal.subject,
+            reason=body.reason,
+        )
+    )
     services.metrics.revocations.inc()
     document: Document = outcome.aggregate
-    return json_response({
-        "id": str(document.id), "revoked_at": rfc3339(document.modified_on),
-        "reason": body.reason,
-        "recipients": [{"agency": a, "status": line.state}
-                       for a, line in document.recipients.items()],
-    })
+    return json_response(
+        {
+            "id": str(document.id),
+            "revoked_at": rfc3339(document.modified_on),
+            "reason": body.reason,
+            "recipients": [
+                {"agency": a, "status": line.state} for a, line in document.recipients.items()
+            ],
+        }
+    )
 
 
 async def history(request: web.Request) -> web.Response:
@@ -260,8 +298,10 @@ def _own_part(item: dict[str, Any], agency: str) -> dict[str, Any] | None:
         if data["agency"] != agency:
             return None
     elif item["type"] == "DocumentRevoked":
-        data = data | {"removed": [a for a in data["removed"] if a == agency],
-                       "asked": [a for a in data["asked"] if a == agency]}
+        data = data | {
+            "removed": [a for a in data["removed"] if a == agency],
+            "asked": [a for a in data["asked"] if a == agency],
+        }
     return item | {"data": data}
 
 

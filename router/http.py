@@ -32,11 +32,20 @@ class UnsupportedMediaType(Exception):
     """A body that is not application/json (HTTP 415)."""
 
 
-def problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None,
-            headers: dict[str, str] | None = None) -> web.Response:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     """Builds an RFC 9457 problem response."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
-                            "detail": detail}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if errors:
         body["errors"] = errors
     return web.Response(status=status, body=encode(body), content_type=PROBLEM, headers=headers)
@@ -64,19 +73,30 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except UnsupportedMediaType as e:
         return problem(415, "Unsupported media type", str(e))
     except StoreUnavailable:
-        return problem(503, "Store unavailable", "the event store cannot commit now; retry later",
-                       headers={"Retry-After": "5"})
+        return problem(
+            503,
+            "Store unavailable",
+            "the event store cannot commit now; retry later",
+            headers={"Retry-After": "5"},
+        )
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        return problem(e.status, e.reason, e.text if e.text and "<" not in e.text else e.reason,
-                       headers={k: v for k, v in e.headers.items() if k == "Allow"})
+        return problem(
+            e.status,
+            e.reason,
+            e.text if e.text and "<" not in e.text else e.reason,
+            headers={k: v for k, v in e.headers.items() if k == "Allow"},
+        )
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, "Internal error", "the router failed to answer; nothing was recorded "
-                       "unless a later read shows it")
+        return problem(
+            500,
+            "Internal error",
+            "the router failed to answer; nothing was recorded unless a later read shows it",
+        )
 
 
 def route_template(request: web.Request) -> str:

@@ -91,8 +91,9 @@ def build_services(config: Config) -> Services:
         blobs=blobs,
         runner=runner,
         writer=writer,
-        auth=Authenticator(views, config.operator_token, executor, metrics,
-                           config.auth_cache_seconds),
+        auth=Authenticator(
+            views, config.operator_token, executor, metrics, config.auth_cache_seconds
+        ),
         executor=executor,
     )
 

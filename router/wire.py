@@ -17,18 +17,15 @@ Text = Annotated[str, Meta(min_length=1, max_length=2000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 AgencyCode = Annotated[str, Meta(pattern=r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$")]
 DocumentType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
-ContentType = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$",
-                                  max_length=127)]
+ContentType = Annotated[
+    str, Meta(pattern=r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$", max_length=127)
+]
 FileName = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
 T = TypeVar("T")
 StatusCode = Literal["01", "02", "03", "04", "05", "06", "15", "16"]
 
 
-class Wire(Struct, frozen=True, forbid_unknown_fields=True):
-    """Base of request bodies."""
-
-
-class AgencyIn(Wire):
+class AgencyIn(Struct, frozen=True, forbid_unknown_fields=True):
     code: AgencyCode
     name: Text
     tier: Tier
@@ -36,22 +33,22 @@ class AgencyIn(Wire):
     remote: bool = False
 
 
-class AuditorIn(Wire):
+class AuditorIn(Struct, frozen=True, forbid_unknown_fields=True):
     name: ShortText
 
 
-class SignerIn(Wire):
+class SignerIn(Struct, frozen=True, forbid_unknown_fields=True):
     name: ShortText
     position: ShortText
 
 
-class AttachmentIn(Wire):
+class AttachmentIn(Struct, frozen=True, forbid_unknown_fields=True):
     name: FileName
     content_type: ContentType
     content_base64: str
 
 
-class DocumentIn(Wire):
+class DocumentIn(Struct, frozen=True, forbid_unknown_fields=True):
     external_id: ShortText
     to: Annotated[list[str], Meta(max_length=1000)]
     code_number: Annotated[str, Meta(min_length=1, max_length=50)]
@@ -67,18 +64,18 @@ class DocumentIn(Wire):
     attachments: Annotated[list[AttachmentIn], Meta(max_length=100)] = []
 
 
-class StaffIn(Wire):
+class StaffIn(Struct, frozen=True, forbid_unknown_fields=True):
     name: ShortText
     department: ShortText | None = None
 
 
-class StatusIn(Wire):
+class StatusIn(Struct, frozen=True, forbid_unknown_fields=True):
     status: StatusCode
     note: Annotated[str, Meta(max_length=2000)] | None = None
     by: StaffIn | None = None
 
 
-class RevokeIn(Wire):
+class RevokeIn(Struct, frozen=True, forbid_unknown_fields=True):
     reason: Text
 
 

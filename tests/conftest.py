@@ -42,7 +42,6 @@ def pg_database() -> Iterator[str]:
 def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Config:
     """The same scenario against each store: a data directory, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        return Config(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN,
-                      poll_interval=0.05)
+        return Config(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN, poll_interval=0.05)
     url = request.getfixturevalue("pg_database")
     return Config(database_url=url, operator_token=OPERATOR_TOKEN, poll_interval=0.05)

@@ -38,8 +38,7 @@ async def test_a_document_travels_down_four_tiers_and_its_status_comes_back(api:
     lines = {r["agency"]: r["status"] for r in outbox["items"][0]["recipients"]}
     assert lines == {PROVINCE: "delivered", DISTRICT: "delivered", COMMUNE: "06"}
 
-    status, history = await api.call("GET", f"/v1/documents/{doc}/history",
-                                      api.tokens[MINISTRY])
+    status, history = await api.call("GET", f"/v1/documents/{doc}/history", api.tokens[MINISTRY])
     assert status == 200
     assert [e["type"] for e in history["items"]] == ["DocumentSent"] + [
         "DocumentStatusReported"
@@ -98,22 +97,23 @@ async def test_attachments_are_stored_once_and_served_with_their_digest(api: Api
     pdf = b"%PDF-1.7\n" + bytes(range(256)) * 40
     status, first = await api.send(PROVINCE, [COMMUNE], attachments=[attachment("cv.pdf", pdf)])
     assert status == 201, first
-    status, second = await api.send(PROVINCE, [DISTRICT],
-                                    attachments=[attachment("cv-copy.pdf", pdf)])
+    status, _ = await api.send(PROVINCE, [DISTRICT], attachments=[attachment("cv-copy.pdf", pdf)])
     assert status == 201
     _, doc = await api.call("GET", f"/v1/documents/{first['id']}", api.tokens[COMMUNE])
     meta = doc["attachments"][0]
     assert meta["size"] == len(pdf)
     async with api.session.request(
-        "GET", f"/v1/documents/{first['id']}/attachments/0",
+        "GET",
+        f"/v1/documents/{first['id']}/attachments/0",
         headers={"Authorization": f"Bearer {api.tokens[COMMUNE]}"},
     ) as r:
         assert r.status == 200
         assert r.headers["ETag"] == f'"{meta["sha256"]}"'
         assert r.headers["Content-Type"] == "application/pdf"
         assert await r.read() == pdf
-    status, _ = await api.call("GET", f"/v1/documents/{first['id']}/attachments/0",
-                               api.tokens[DISTRICT])
+    status, _ = await api.call(
+        "GET", f"/v1/documents/{first['id']}/attachments/0", api.tokens[DISTRICT]
+    )
     assert status == 404
 
 
@@ -122,11 +122,17 @@ async def test_revocation_removes_unaccepted_copies_and_asks_the_others(api: Api
     _, sent = await api.send(PROVINCE, [DISTRICT, COMMUNE])
     doc = sent["id"]
     assert (await api.report(COMMUNE, doc, "03"))[0] == 201
-    status, revoked = await api.call("POST", f"/v1/documents/{doc}/revoke",
-                                     api.tokens[PROVINCE], json={"reason": "Ban hành nhầm"})
+    status, revoked = await api.call(
+        "POST",
+        f"/v1/documents/{doc}/revoke",
+        api.tokens[PROVINCE],
+        json={"reason": "Ban hành nhầm"},
+    )
     assert status == 200, revoked
     assert {r["agency"]: r["status"] for r in revoked["recipients"]} == {
-        DISTRICT: "revoked", COMMUNE: "13"}
+        DISTRICT: "revoked",
+        COMMUNE: "13",
+    }
     _, inbox = await api.call("GET", "/v1/inbox?status=revoked", api.tokens[DISTRICT])
     assert [i["id"] for i in inbox["items"]] == [doc]
     assert (await api.report(COMMUNE, doc, "05"))[0] == 409
@@ -134,15 +140,17 @@ async def test_revocation_removes_unaccepted_copies_and_asks_the_others(api: Api
     status, body = await api.report(COMMUNE, doc, "16", note="Đã triển khai")
     assert status == 201, body
     assert body["state"] == "03"
-    status, _ = await api.call("POST", f"/v1/documents/{doc}/revoke", api.tokens[PROVINCE],
-                               json={"reason": "again"})
+    status, _ = await api.call(
+        "POST", f"/v1/documents/{doc}/revoke", api.tokens[PROVINCE], json={"reason": "again"}
+    )
     assert status == 409
 
 
 async def test_an_auditor_reads_the_whole_history_in_commit_order(api: Api) -> None:
     await api.province()
-    status, auditor = await api.call("POST", "/v1/auditors", OPERATOR_TOKEN,
-                                     json={"name": "Thanh tra tỉnh"})
+    status, auditor = await api.call(
+        "POST", "/v1/auditors", OPERATOR_TOKEN, json={"name": "Thanh tra tỉnh"}
+    )
     assert status == 201
     _, sent = await api.send(PROVINCE, [COMMUNE])
     await api.report(COMMUNE, sent["id"], "03")
@@ -209,5 +217,11 @@ async def test_the_directory_lists_and_filters_agencies(api: Api) -> None:
     assert {a["code"] for a in page["items"]} == {DEPARTMENT, DISTRICT}
     status, one = await api.call("GET", f"/v1/agencies/{REMOTE_MINISTRY}", api.tokens[COMMUNE])
     assert status == 200
-    assert one == {"code": REMOTE_MINISTRY, "name": f"Cơ quan {REMOTE_MINISTRY}",
-                   "tier": "central", "parent": None, "remote": True, "status": "active"}
+    assert one == {
+        "code": REMOTE_MINISTRY,
+        "name": f"Cơ quan {REMOTE_MINISTRY}",
+        "tier": "central",
+        "parent": None,
+        "remote": True,
+        "status": "active",
+    }

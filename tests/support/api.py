@@ -66,8 +66,11 @@ def document(to: list[str], **fields: Any) -> dict[str, Any]:
 
 def attachment(name: str, data: bytes, content_type: str = "application/pdf") -> dict[str, str]:
     """Returns an attachment object carrying data."""
-    return {"name": name, "content_type": content_type,
-            "content_base64": base64.b64encode(data).decode()}
+    return {
+        "name": name,
+        "content_type": content_type,
+        "content_base64": base64.b64encode(data).decode(),
+    }
 
 
 class Api:
@@ -78,24 +81,40 @@ class Api:
         self.base_url = base_url
         self.tokens: dict[str, str] = {}
 
-    async def call(self, method: str, path: str, token: str | None = None,
-                   json: Any = None, **kwargs: Any) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, token: str | None = None, json: Any = None, **kwargs: Any
+    ) -> tuple[int, Any]:
         """Makes one call; returns the status and the decoded JSON body (or None)."""
         headers = kwargs.pop("headers", {})
         if token is not None:
             headers |= auth(token)
-        async with self.session.request(method, self.base_url + path, json=json,
-                                        headers=headers, **kwargs) as r:
+        async with self.session.request(
+            method, self.base_url + path, json=json, headers=headers, **kwargs
+        ) as r:
             body = await r.json(content_type=None) if r.content_length != 0 else None
             return r.status, body
 
-    async def register(self, code: str, tier: str, parent: str | None = None,
-                       remote: bool = False, name: str | None = None) -> str | None:
+    async def register(
+        self,
+        code: str,
+        tier: str,
+        parent: str | None = None,
+        remote: bool = False,
+        name: str | None = None,
+    ) -> str | None:
         """Registers an agency as the operator; remembers and returns its token."""
-        status, body = await self.call("POST", "/v1/agencies", OPERATOR_TOKEN, json={
-            "code": code, "name": name or f"Cơ quan {code}", "tier": tier, "parent": parent,
-            "remote": remote,
-        })
+        status, body = await self.call(
+            "POST",
+            "/v1/agencies",
+            OPERATOR_TOKEN,
+            json={
+                "code": code,
+                "name": name or f"Cơ quan {code}",
+                "tier": tier,
+                "parent": parent,
+                "remote": remote,
+            },
+        )
         assert status == 201, body
         if not remote:
             self.tokens[code] = body["token"]
@@ -108,11 +127,17 @@ class Api:
 
     async def send(self, sender: str, to: list[str], **fields: Any) -> tuple[int, Any]:
         """Sends a document from an agency."""
-        return await self.call("POST", "/v1/documents", self.tokens[sender],
-                               json=document(to, **fields))
+        return await self.call(
+            "POST", "/v1/documents", self.tokens[sender], json=document(to, **fields)
+        )
 
-    async def report(self, agency: str, document_id: str, status: str,
-                     **fields: Any) -> tuple[int, Any]:
+    async def report(
+        self, agency: str, document_id: str, status: str, **fields: Any
+    ) -> tuple[int, Any]:
         """Reports processing status as a recipient."""
-        return await self.call("POST", f"/v1/documents/{document_id}/status",
-                               self.tokens[agency], json={"status": status, **fields})
+        return await self.call(
+            "POST",
+            f"/v1/documents/{document_id}/status",
+            self.tokens[agency],
+            json={"status": status, **fields},
+        )
