@@ -81,12 +81,15 @@ class ExchangeProjection:
 
     def run_once(self, limit: int = 1000) -> tuple[int, int]:
         """Projects the next events in one transaction; returns (position, events applied)."""
+        tracked = self.tracked_position()
+        if (self.recorder.max_notification_id() or 0) <= tracked:
+            return tracked, 0
         with self.engine.begin() as c:
-            position = c.execute(
-                sa.select(v.tracking.c.position)
-                .where(v.tracking.c.name == self.name)
-                .with_for_update()
-            ).scalar_one()
+            # Writing the tracking row first takes the lock (a row lock in PostgreSQL, the
+            # write lock in SQLite), so concurrent runners apply each event exactly once.
+            mine = v.tracking.c.name == self.name
+            c.execute(v.tracking.update().where(mine).values(updated_at=time.time()))
+            position = c.execute(sa.select(v.tracking.c.position).where(mine)).scalar_one()
             notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
             if not notifications:
                 return position, 0

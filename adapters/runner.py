@@ -46,7 +46,8 @@ class ProjectionRunner:
         """Stops following; waiters are released."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         self._release(all_waiters=True)
 
     def notify(self) -> None:

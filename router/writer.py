@@ -59,6 +59,8 @@ class GroupCommitWriter:
 
     def stop(self) -> None:
         """Commits what is queued, then stops."""
+        if not self._thread.is_alive():
+            return
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
 

@@ -1,0 +1,99 @@
+"""The views are a pure function of the history: dropping and rebuilding them changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import sqlalchemy as sa
+
+from adapters import views as v
+from adapters.projection import ExchangeProjection
+from router.config import Config
+from router.services import open_exchange
+from tests.conftest import OPERATOR_TOKEN
+from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, MINISTRY, PROVINCE, Api
+
+
+def snapshot(config: Config) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every view, in a stable order."""
+    exchange, views = open_exchange(config)
+    try:
+        with views.engine.connect() as c:
+            return {
+                table.name: sorted(tuple(map(repr, row)) for row in c.execute(sa.select(table)))
+                for table in v.VIEW_TABLES
+            } | {"position": [(views.position(ExchangeProjection.name),)]}
+    finally:
+        exchange.close()
+        views.engine.dispose()
+
+
+def rebuild(config: Config) -> int:
+    """Drops and rebuilds the views in-process; returns the position reached."""
+    exchange, views = open_exchange(config)
+    try:
+        projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
+        v.drop_views(views.engine)
+        projection.setup()
+        while projection.run_once(limit=7)[1]:
+            pass
+        return projection.tracked_position()
+    finally:
+        exchange.close()
+        views.engine.dispose()
+
+
+async def busy_history(api: Api) -> None:
+    await api.province()
+    for i in range(5):
+        _, sent = await api.send(PROVINCE, [DISTRICT, COMMUNE, COMMUNE_2])
+        await api.report(COMMUNE, sent["id"], "03")
+        if i % 2:
+            await api.report(COMMUNE_2, sent["id"], "02", note="Không thuộc thẩm quyền")
+        if i == 3:
+            await api.call(
+                "POST",
+                f"/v1/documents/{sent['id']}/revoke",
+                api.tokens[PROVINCE],
+                json={"reason": "nhầm"},
+            )
+            await api.report(COMMUNE, sent["id"], "15")
+    await api.call("POST", f"/v1/agencies/{COMMUNE_2}/token", OPERATOR_TOKEN)
+    await api.call("POST", f"/v1/agencies/{DISTRICT}/suspend", OPERATOR_TOKEN)
+    await api.send(COMMUNE, [MINISTRY])
+
+
+async def test_rebuilt_views_equal_the_views_kept_live(api: Api, store_config: Config) -> None:
+    await busy_history(api)
+    live = snapshot(store_config)
+    assert len(live["view_documents"]) == 6
+    position = rebuild(store_config)
+    assert position == live["position"][0][0]
+    assert snapshot(store_config) == live
+
+
+async def test_the_rebuild_command_reports_progress_and_position(
+    api: Api, store_config: Config
+) -> None:
+    await busy_history(api)
+    store = (
+        ["--database", store_config.database_url]
+        if store_config.database_url
+        else ["--data", str(store_config.data_dir)]
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "router.cli", "views", "rebuild", *store],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=os.environ | {"COLUMNS": "100"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "views rebuilt up to event" in result.stdout
+    status, inbox = await api.call("GET", "/v1/inbox", api.tokens[COMMUNE])
+    assert status == 200
+    assert len(inbox["items"]) == 5
