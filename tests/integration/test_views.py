@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -84,7 +85,8 @@ async def test_the_rebuild_command_reports_progress_and_position(
         if store_config.database_url
         else ["--data", str(store_config.data_dir)]
     )
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "router.cli", "views", "rebuild", *store],
         capture_output=True,
         text=True,
