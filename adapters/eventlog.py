@@ -10,7 +10,8 @@ from eventsourcing.persistence import ApplicationRecorder, Transcoder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-_HIDDEN = ("timestamp", "originator_topic")
+# Token hashes stay in the store (they prove rotations) but are not shown, even to auditors.
+_HIDDEN = ("timestamp", "originator_topic", "token_sha256")
 
 
 def rfc3339(moment: datetime) -> str:

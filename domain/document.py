@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -30,6 +31,7 @@ class RecipientLine:
     state: str
     before_revocation: str | None = None
     last_report: tuple[str, str | None, Any] | None = None
+    last_report_at: datetime | None = None
 
 
 def state_after_report(state: str, before_revocation: str | None, status: str) -> str:
@@ -106,6 +108,7 @@ class Document(BaseAggregate[UUID]):
             line: RecipientLine = aggregate.recipients[self.agency]
             line.state = state_after_report(line.state, line.before_revocation, self.status)
             line.last_report = (self.status, self.note, self.by)
+            line.last_report_at = self.timestamp
 
     class Revoked(Event):
         """The sender recalled the document (thu hồi)."""

@@ -16,8 +16,6 @@ class FieldError:
 class DomainError(Exception):
     """Base of every rule the exchange refuses to break."""
 
-    title = "Request refused"
-
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -25,8 +23,6 @@ class DomainError(Exception):
 
 class Invalid(DomainError):
     """Well-formed input that breaks a rule (HTTP 422)."""
-
-    title = "Invalid request"
 
     def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
@@ -41,22 +37,18 @@ class Invalid(DomainError):
 class Conflict(DomainError):
     """The request contradicts recorded history (HTTP 409)."""
 
-    title = "Conflict"
 
 
 class NotFound(DomainError):
     """Unknown, or not visible to this principal (HTTP 404)."""
 
-    title = "Not found"
 
 
 class Forbidden(DomainError):
     """A known principal that may not do this (HTTP 403)."""
 
-    title = "Forbidden"
 
 
 class TooLarge(DomainError):
     """A body or attachment over the configured limit (HTTP 413)."""
 
-    title = "Payload too large"

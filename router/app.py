@@ -20,14 +20,19 @@ CONFIG = web.AppKey("config", Config)
 OPENAPI = files("router").joinpath("openapi.json").read_bytes()
 
 
+REQUEST_ID = web.RequestKey("request_id", str)
+
+
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Counts and times every request by route template; echoes a request id."""
+    """Counts and times every request by route template and gives it a request id."""
+    request[REQUEST_ID] = request.headers.get("X-Request-Id", "")[:64] or str(uuid.uuid4())
     started = time.perf_counter()
     status = 500
     try:
         response = await handler(request)
         status = response.status
+        return response
     except web.HTTPException as e:
         status = e.status
         raise
@@ -36,10 +41,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = route_template(request)
         metrics.http_requests.labels(request.method, route, str(status)).inc()
         metrics.http_duration.labels(request.method, route).observe(time.perf_counter() - started)
-    response.headers["X-Request-Id"] = request.headers.get("X-Request-Id", "")[:64] or str(
-        uuid.uuid4()
-    )
-    return response
+
+
+async def echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Echoes the request id on every answer, streamed ones included."""
+    if REQUEST_ID in request:
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
 
 
 @web.middleware
@@ -59,12 +66,12 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         head = await asyncio.wait_for(services.call(services.events.max_position), 5)
     except Exception as e:  # any store failure means not ready
-        return problem(503, "Not ready", f"event store unreachable: {type(e).__name__}")
+        return problem(503, f"event store unreachable: {type(e).__name__}")
     lag = head - services.runner.position
     services.metrics.store_position.set(head)
     services.metrics.projection_lag.labels("exchange-views").set(max(lag, 0))
     if lag > services.config.ready_max_lag_events or not services.runner.healthy:
-        return problem(503, "Not ready", f"views are {lag} events behind the store")
+        return problem(503, f"views are {lag} events behind the store")
     return json_response(
         {"status": "ready", "store_position": head, "views_position": services.runner.position}
     )
@@ -88,6 +95,7 @@ def create_app(config: Config) -> web.Application:
         middlewares=[observe, problems, authenticate],
     )
     app[CONFIG] = config
+    app.on_response_prepare.append(echo_request_id)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()

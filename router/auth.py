@@ -33,7 +33,7 @@ class Principal:
     def require(self, *kinds: str) -> None:
         """Raises Forbidden unless the principal is one of these kinds."""
         if self.kind not in kinds:
-            raise Forbidden(f"a {self.kind} may not do this")
+            raise Forbidden(f"the {self.kind} may not do this")
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -10,7 +10,7 @@ from adapters.eventlog import rfc3339
 from domain.codes import AGENCY_CODE, Priority
 from domain.errors import Invalid
 from router.auth import AGENCY, AUDITOR, PRINCIPAL
-from router.http import decode_cursor, encode_cursor, json_response, query_limit
+from router.http import decode_cursor, encode_cursor, json_response, query_limit, whole_number
 from router.services import SERVICES
 
 INBOX_STATUSES = frozenset({"delivered", "01", "02", "03", "04", "05", "06", "13", "revoked"})
@@ -102,10 +102,8 @@ async def outbox(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.Response:
     """GET /v1/events?after=: the append-only history in commit order (auditors)."""
     request[PRINCIPAL].require(AUDITOR)
-    raw = request.query.get("after", "0")
-    if not raw.isdigit():
-        raise Invalid.field("after", "must be a non-negative whole number")
-    after, limit = int(raw), query_limit(request)
+    after = whole_number(request.query.get("after", "0"), "after", 0)
+    limit = query_limit(request)
     services = request.app[SERVICES]
     items = await services.call(services.events.after, after, limit)
     return json_response({"items": items, "next_after": items[-1]["position"] if items else after})

@@ -191,7 +191,7 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
     """GET /v1/documents/{id}/attachments/{n}: the bytes, verified against their digest."""
     document, _ = await _visible(request)
     n = request.match_info["n"]
-    if not n.isdigit() or int(n) >= len(document["attachments"]):
+    if not (n.isascii() and n.isdigit()) or int(n) >= len(document["attachments"]):
         raise NotFound("attachment not found")
     attachment = document["attachments"][int(n)]
     services = request.app[SERVICES]
@@ -246,7 +246,7 @@ async def report_status(request: web.Request) -> web.Response:
             "state": line.state,
             "note": body.note,
             "by": msgspec.to_builtins(body.by) if body.by else None,
-            "reported_at": rfc3339(document.modified_on),
+            "reported_at": rfc3339(line.last_report_at or document.modified_on),
         },
         201 if outcome.recorded else 200,
     )

@@ -8,6 +8,7 @@ import binascii
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBLEM = "application/problem+json"
+MAX_POSITION = 2**63 - 1
 _STATUS = {Invalid: 422, Conflict: 409, NotFound: 404, Forbidden: 403, TooLarge: 413}
 
 
@@ -34,7 +36,6 @@ class UnsupportedMediaType(Exception):
 
 def problem(
     status: int,
-    title: str,
     detail: str,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
@@ -42,7 +43,7 @@ def problem(
     """Builds an RFC 9457 problem response."""
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": title,
+        "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
     }
@@ -63,19 +64,18 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except Invalid as e:
         errors = [{"field": f.field, "message": f.message} for f in e.errors]
-        return problem(422, e.title, e.detail, errors)
+        return problem(422, e.detail, errors)
     except DomainError as e:
-        return problem(_STATUS.get(type(e), 400), e.title, e.detail)
+        return problem(_STATUS.get(type(e), 400), e.detail)
     except MalformedJson as e:
-        return problem(400, "Malformed JSON", str(e))
+        return problem(400, f"malformed JSON: {e}")
     except Unauthorized as e:
-        return problem(401, "Unauthorized", str(e), headers={"WWW-Authenticate": "Bearer"})
+        return problem(401, str(e), headers={"WWW-Authenticate": "Bearer"})
     except UnsupportedMediaType as e:
-        return problem(415, "Unsupported media type", str(e))
+        return problem(415, str(e))
     except StoreUnavailable:
         return problem(
             503,
-            "Store unavailable",
             "the event store cannot commit now; retry later",
             headers={"Retry-After": "5"},
         )
@@ -84,7 +84,6 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
             raise
         return problem(
             e.status,
-            e.reason,
             e.text if e.text and "<" not in e.text else e.reason,
             headers={k: v for k, v in e.headers.items() if k == "Allow"},
         )
@@ -94,7 +93,6 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(
             500,
-            "Internal error",
             "the router failed to answer; nothing was recorded unless a later read shows it",
         )
 
@@ -117,8 +115,13 @@ async def read_json(request: web.Request) -> bytes:
 def query_limit(request: web.Request) -> int:
     """Parses ?limit= (1..500, default 50)."""
     raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise Invalid.field("limit", "must be a whole number from 1 to 500")
+    return whole_number(raw, "limit", 1, 500)
+
+
+def whole_number(raw: str, field: str, low: int, high: int = MAX_POSITION) -> int:
+    """Parses an ASCII whole number within [low, high], else a 422 naming the field."""
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise Invalid.field(field, f"must be a whole number from {low} to {high}")
     return int(raw)
 
 
@@ -139,7 +142,11 @@ def decode_cursor(request: web.Request, kind: type) -> Any:
         value = msgspec.json.decode(data)["k"]
     except (binascii.Error, ValueError, KeyError, TypeError, msgspec.DecodeError):
         value = None
-    if not isinstance(value, kind):
+    if (
+        not isinstance(value, kind)
+        or isinstance(value, bool)
+        or (isinstance(value, int) and not 0 <= value <= MAX_POSITION)
+    ):
         raise Invalid.field("cursor", "not a cursor this router issued")
     return value
 

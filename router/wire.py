@@ -18,7 +18,7 @@ ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 AgencyCode = Annotated[str, Meta(pattern=r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$")]
 DocumentType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
 ContentType = Annotated[
-    str, Meta(pattern=r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$", max_length=127)
+    str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*/[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=127)
 ]
 FileName = Annotated[str, Meta(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
 T = TypeVar("T")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import io
+import json
 from typing import Any
 
 import pytest
@@ -55,7 +57,8 @@ async def test_malformed_json_is_400(small: Api) -> None:
         small, "/v1/documents", small.tokens[PROVINCE], b'{"external_id": '
     )
     assert (status, ctype) == (400, PROBLEM)
-    assert body["title"] == "Malformed JSON"
+    assert (body["title"], body["status"]) == ("Bad Request", 400)
+    assert body["detail"].startswith("malformed JSON")
     assert await position(small) == before
 
 
@@ -251,3 +254,42 @@ async def test_bad_list_parameters_are_422(small: Api, query: str) -> None:
     status, body = await small.call("GET", f"/v1/inbox?{query}", small.tokens[COMMUNE])
     assert status == 422, body
     assert body["errors"][0]["field"] == query.split("=")[0]
+
+
+def _cursor(value: object) -> str:
+    raw = json.dumps({"k": value}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=²",
+        "limit=99999999999999999999999",
+        f"cursor={_cursor(True)}",
+        f"cursor={_cursor(2**70)}",
+        f"cursor={_cursor(-1)}",
+        f"cursor={_cursor('x')}",
+    ],
+)
+async def test_numbers_the_router_did_not_issue_are_422_not_500(small: Api, query: str) -> None:
+    status, body = await small.call("GET", f"/v1/inbox?{query}", small.tokens[COMMUNE])
+    assert status == 422, body
+
+
+@pytest.mark.parametrize("after", ["²", "-1", "99999999999999999999999"])
+async def test_event_positions_out_of_range_are_422(small: Api, after: str) -> None:
+    _, auditor = await small.call("POST", "/v1/auditors", OPERATOR_TOKEN, json={"name": "A"})
+    status, body = await small.call("GET", f"/v1/events?after={after}", auditor["token"])
+    assert status == 422, body
+    assert body["errors"][0]["field"] == "after"
+
+
+async def test_token_hashes_are_never_shown_in_the_history(small: Api) -> None:
+    await small.call("POST", f"/v1/agencies/{COMMUNE}/token", OPERATOR_TOKEN)
+    _, auditor = await small.call("POST", "/v1/auditors", OPERATOR_TOKEN, json={"name": "A"})
+    status, page = await small.call("GET", "/v1/events?limit=500", auditor["token"])
+    assert status == 200
+    types = {e["type"] for e in page["items"]}
+    assert {"AgencyRegistered", "AgencyTokenRotated", "AuditorRegistered"} <= types
+    assert all("token_sha256" not in e["data"] for e in page["items"])

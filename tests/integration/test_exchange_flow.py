@@ -105,11 +105,15 @@ async def test_attachments_are_stored_once_and_served_with_their_digest(api: Api
     async with api.session.request(
         "GET",
         f"/v1/documents/{first['id']}/attachments/0",
-        headers={"Authorization": f"Bearer {api.tokens[COMMUNE]}"},
+        headers={
+            "Authorization": f"Bearer {api.tokens[COMMUNE]}",
+            "X-Request-Id": "req-attachment-1",
+        },
     ) as r:
         assert r.status == 200
         assert r.headers["ETag"] == f'"{meta["sha256"]}"'
         assert r.headers["Content-Type"] == "application/pdf"
+        assert r.headers["X-Request-Id"] == "req-attachment-1"
         assert await r.read() == pdf
     status, _ = await api.call(
         "GET", f"/v1/documents/{first['id']}/attachments/0", api.tokens[DISTRICT]
