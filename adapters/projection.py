@@ -54,6 +54,8 @@ class ExchangeProjection:
             Agency.TokenRotated: self._token_rotated,
             Agency.Suspended: self._agency_status,
             Agency.Resumed: self._agency_status,
+            Agency.Merged: self._agency_ends,
+            Agency.Retired: self._agency_ends,
             Auditor.Registered: self._auditor_registered,
             Document.Sent: self._document_sent,
             Document.StatusReported: self._status_reported,
@@ -117,6 +119,8 @@ class ExchangeProjection:
                 "parent": e.parent,
                 "remote": e.remote,
                 "status": "active",
+                "successor": None,
+                "ends_on": None,
             },
         )
         if e.token_sha256:
@@ -140,6 +144,14 @@ class ExchangeProjection:
         status = "suspended" if isinstance(e, Agency.Suspended) else "active"
         w.execute(
             v.agencies.update().where(v.agencies.c.id == str(e.originator_id)).values(status=status)
+        )
+
+    def _agency_ends(self, w: _Writes, _: int, e: Agency.Merged | Agency.Retired) -> None:
+        successor = e.into if isinstance(e, Agency.Merged) else None
+        w.execute(
+            v.agencies.update()
+            .where(v.agencies.c.id == str(e.originator_id))
+            .values(successor=successor, ends_on=e.effective)
         )
 
     def _auditor_registered(self, w: _Writes, _: int, e: Auditor.Registered) -> None:
@@ -183,6 +195,7 @@ class ExchangeProjection:
                     "priority": e.priority,
                     "sent_at": sent_at,
                     "route": line["route"],
+                    "addressed_as": line.get("addressed_as"),
                     "status": line["state"],
                     "before_revocation": None,
                     "updated_at": sent_at,

@@ -10,9 +10,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from domain.codes import AgencyStatus, Tier
-from domain.exchange import DirectoryEntry
+from domain.directory import DirectoryEntry
 
 metadata = sa.MetaData()
+
+# Bump when a view table changes shape: views of another version are dropped and rebuilt.
+SCHEMA_VERSION = 2
+
+meta = sa.Table(
+    "view_meta",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(64), nullable=False),
+)
 
 tracking = sa.Table(
     "view_tracking",
@@ -32,6 +42,8 @@ agencies = sa.Table(
     sa.Column("parent", sa.String(16), index=True),
     sa.Column("remote", sa.Boolean, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("successor", sa.String(16)),
+    sa.Column("ends_on", sa.String(10)),
 )
 
 principals = sa.Table(
@@ -76,6 +88,7 @@ recipients = sa.Table(
     sa.Column("priority", sa.String(16), nullable=False),
     sa.Column("sent_at", sa.String(32), nullable=False),
     sa.Column("route", sa.String(8), nullable=False),
+    sa.Column("addressed_as", sa.String(16)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("before_revocation", sa.String(16)),
     sa.Column("updated_at", sa.String(32), nullable=False),
@@ -114,8 +127,16 @@ def create_engine(url: str) -> Engine:
 
 
 def create_views(engine: Engine) -> None:
-    """Creates the view tables that do not exist yet."""
+    """Creates the view tables, rebuilding them from scratch if their schema version changed."""
     metadata.create_all(engine)
+    with engine.begin() as c:
+        version = c.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).scalar()
+    if version == str(SCHEMA_VERSION):
+        return
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    with engine.begin() as c:
+        c.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
 
 
 def drop_views(engine: Engine) -> None:
@@ -271,16 +292,23 @@ class Views:
             ids = [row["id"] for row in page.items]
             lines = (
                 c.execute(
-                    sa.select(recipients.c.document_id, recipients.c.agency, recipients.c.status)
+                    sa.select(
+                        recipients.c.document_id,
+                        recipients.c.agency,
+                        recipients.c.addressed_as,
+                        recipients.c.status,
+                    )
                     .where(recipients.c.document_id.in_(ids))
                     .order_by(recipients.c.agency)
                 ).all()
                 if ids
                 else []
             )
-        by_document: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+        by_document: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         for line in lines:
-            by_document[line.document_id].append({"agency": line.agency, "status": line.status})
+            by_document[line.document_id].append(
+                {"agency": line.agency, "addressed_as": line.addressed_as, "status": line.status}
+            )
         for item in page.items:
             item["recipients"] = by_document[item["id"]]
         return page
@@ -301,16 +329,43 @@ class SqlDirectory:
     def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
         """Returns the entries of the known codes among those given."""
         wanted: Sequence[str] = list(codes)
-        query = sa.select(
-            agencies.c.code,
-            agencies.c.tier,
-            agencies.c.parent,
-            agencies.c.remote,
-            agencies.c.status,
-        ).where(agencies.c.code.in_(wanted))
         with self.engine.connect() as c:
-            rows = c.execute(query).all()
-        return {
-            r.code: DirectoryEntry(r.code, Tier(r.tier), r.parent, r.remote, AgencyStatus(r.status))
-            for r in rows
-        }
+            rows = c.execute(sa.select(*_ENTRY).where(agencies.c.code.in_(wanted))).all()
+        return {r.code: _entry(r) for r in rows}
+
+    def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
+        """Returns the agencies of a tier in the subtree of an agency, itself included."""
+        subtree = sa.select(agencies.c.code).where(agencies.c.code == under).cte(recursive=True)
+        subtree = subtree.union(
+            sa.select(agencies.c.code).where(agencies.c.parent == subtree.c.code)
+        )
+        query = (
+            sa.select(*_ENTRY)
+            .where(agencies.c.code.in_(sa.select(subtree.c.code)), agencies.c.tier == tier.value)
+            .order_by(agencies.c.code)
+        )
+        with self.engine.connect() as c:
+            return [_entry(r) for r in c.execute(query)]
+
+
+_ENTRY = (
+    agencies.c.code,
+    agencies.c.tier,
+    agencies.c.parent,
+    agencies.c.remote,
+    agencies.c.status,
+    agencies.c.successor,
+    agencies.c.ends_on,
+)
+
+
+def _entry(row: Any) -> DirectoryEntry:
+    return DirectoryEntry(
+        row.code,
+        Tier(row.tier),
+        row.parent,
+        row.remote,
+        AgencyStatus(row.status),
+        row.successor,
+        row.ends_on,
+    )

@@ -24,6 +24,8 @@ class Agency(BaseAggregate[UUID]):
         remote: bool
         status: AgencyStatus
         token_sha256: str | None
+        successor: str | None
+        ends_on: str | None
 
     class Event(AggregateEvent):
         """Base of agency events."""
@@ -47,6 +49,8 @@ class Agency(BaseAggregate[UUID]):
             aggregate.remote = self.remote
             aggregate.status = AgencyStatus.ACTIVE
             aggregate.token_sha256 = self.token_sha256
+            aggregate.successor = None
+            aggregate.ends_on = None
 
     class TokenRotated(Event):
         """The agency's token was replaced; only its hash is recorded."""
@@ -72,6 +76,26 @@ class Agency(BaseAggregate[UUID]):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = AgencyStatus.ACTIVE
+
+    class Merged(Event):
+        """From its effective date the agency's documents go to its successor."""
+
+        TOPIC = "AgencyMerged"
+        into: str
+        effective: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.successor = self.into
+            aggregate.ends_on = self.effective
+
+    class Retired(Event):
+        """From its effective date the agency receives nothing; no successor takes over."""
+
+        TOPIC = "AgencyRetired"
+        effective: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.ends_on = self.effective
 
     @classmethod
     def register(
@@ -101,6 +125,21 @@ class Agency(BaseAggregate[UUID]):
         if self.remote:
             raise Conflict(f"agency {self.code} is remote and has no token")
         self.trigger_event(self.TokenRotated, token_sha256=token_sha256)
+
+    def merge(self, into: str, effective: str) -> None:
+        """Hands the agency over to its successor from the effective date."""
+        self._check_not_ended()
+        self.trigger_event(self.Merged, into=into, effective=effective)
+
+    def retire(self, effective: str) -> None:
+        """Closes the agency from the effective date."""
+        self._check_not_ended()
+        self.trigger_event(self.Retired, effective=effective)
+
+    def _check_not_ended(self) -> None:
+        if self.ends_on is not None:
+            what = f"merged into {self.successor}" if self.successor else "retired"
+            raise Conflict(f"agency {self.code} is already {what} from {self.ends_on}")
 
     def suspend(self) -> None:
         """Suspends an active agency."""

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.codes import Tier
+from domain.directory import Group
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,23 @@ class ResumeAgency:
     """Lets a suspended agency send and receive again."""
 
     code: str
+
+
+@dataclass(frozen=True)
+class MergeAgency:
+    """Merges an agency into its successor from a date (today when None)."""
+
+    code: str
+    into: str
+    effective: str | None = None
+
+
+@dataclass(frozen=True)
+class RetireAgency:
+    """Retires an agency from a date (today when None)."""
+
+    code: str
+    effective: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,7 @@ class SendDocument:
     signer: dict[str, str] | None = None
     in_reply_to: UUID | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    to_groups: list[Group] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,8 @@ Command = (
     | RotateToken
     | SuspendAgency
     | ResumeAgency
+    | MergeAgency
+    | RetireAgency
     | RegisterAuditor
     | SendDocument
     | ReportStatus

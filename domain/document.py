@@ -29,6 +29,7 @@ class RecipientLine:
     agency: str
     route: Route
     state: str
+    addressed_as: str | None = None
     before_revocation: str | None = None
     last_report: tuple[str, str | None, Any] | None = None
     last_report_at: datetime | None = None
@@ -91,7 +92,9 @@ class Document(BaseAggregate[UUID]):
             aggregate.content_sha256 = self.content_sha256
             aggregate.revoked = False
             aggregate.recipients = {
-                r["agency"]: RecipientLine(r["agency"], Route(r["route"]), r["state"])
+                r["agency"]: RecipientLine(
+                    r["agency"], Route(r["route"]), r["state"], r.get("addressed_as")
+                )
                 for r in self.recipients
             }
 

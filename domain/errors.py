@@ -38,17 +38,13 @@ class Conflict(DomainError):
     """The request contradicts recorded history (HTTP 409)."""
 
 
-
 class NotFound(DomainError):
     """Unknown, or not visible to this principal (HTTP 404)."""
-
 
 
 class Forbidden(DomainError):
     """A known principal that may not do this (HTTP 403)."""
 
 
-
 class TooLarge(DomainError):
     """A body or attachment over the configured limit (HTTP 413)."""
-

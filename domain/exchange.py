@@ -3,55 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
 
 from domain.agency import Agency, Auditor
-from domain.codes import (
-    AgencyStatus,
-    Route,
-    Tier,
-    agency_id,
-    auditor_id,
-    check_agency_code,
-    document_id,
-)
+from domain.codes import Tier, agency_id, auditor_id, check_agency_code, document_id
 from domain.commands import (
     Command,
+    MergeAgency,
     Outcome,
     RegisterAgency,
     RegisterAuditor,
     ReportStatus,
     ResumeAgency,
+    RetireAgency,
     RevokeDocument,
     RotateToken,
     SendDocument,
     SuspendAgency,
 )
+from domain.directory import (
+    Directory,
+    DirectoryEntry,
+    RecipientResolver,
+    today_in_vietnam,
+)
 from domain.document import Document
-from domain.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
-
-
-@dataclass(frozen=True)
-class DirectoryEntry:
-    """What sending needs to know of an agency."""
-
-    code: str
-    tier: Tier
-    parent: str | None
-    remote: bool
-    status: AgencyStatus
-
-
-class Directory(Protocol):
-    """Port: looks agencies up by code."""
-
-    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
-        """Returns the entries of the known codes among those given."""
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 class UnitOfWork:
@@ -95,9 +76,15 @@ class Exchange(Application[UUID]):
 
     name = "lienthong"
 
-    def __init__(self, directory: Directory | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        directory: Directory | None = None,
+        env: dict[str, str] | None = None,
+        today: Callable[[], str] = today_in_vietnam,
+    ):
         super().__init__(env)
         self.directory: Directory = directory or RepositoryDirectory(self)
+        self.today = today
 
     def unit_of_work(self) -> UnitOfWork:
         """Starts a unit of work that loads from this exchange's repository."""
@@ -164,6 +151,44 @@ class Exchange(Application[UUID]):
         agency.resume()
         return Outcome(agency)
 
+    def merge_agency(self, cmd: MergeAgency, uow: UnitOfWork) -> Outcome:
+        """Merges an agency into another from a date; chains resolve, cycles are refused."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        effective = self._effective(cmd.effective)
+        check_agency_code(cmd.into, "into")
+        if cmd.into == cmd.code:
+            raise Invalid.field("into", "an agency cannot merge into itself")
+        chain: list[str] = [cmd.code]
+        code: str | None = cmd.into
+        while code is not None:
+            entry = self.directory.lookup([code]).get(code)
+            if entry is None:
+                raise Invalid.field("into", f"unknown agency {code}")
+            if entry.successor is None and entry.ends_on is not None:
+                raise Invalid.field("into", f"agency {code} is retired")
+            if code in chain:
+                raise Invalid.field(
+                    "into", "the merge would make a cycle: " + " -> ".join([*chain, code])
+                )
+            chain.append(code)
+            code = entry.successor
+        agency.merge(cmd.into, effective)
+        return Outcome(agency)
+
+    def retire_agency(self, cmd: RetireAgency, uow: UnitOfWork) -> Outcome:
+        """Retires an agency from a date."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        agency.retire(self._effective(cmd.effective))
+        return Outcome(agency)
+
+    def _effective(self, effective: str | None) -> str:
+        today = self.today()
+        if effective is None:
+            return today
+        if effective < today:
+            raise Invalid.field("effective", f"must not be before today ({today})")
+        return effective
+
     def register_auditor(self, cmd: RegisterAuditor, uow: UnitOfWork) -> Outcome:
         """Creates an auditor with a unique name."""
         if not cmd.name.strip():
@@ -186,7 +211,9 @@ class Exchange(Application[UUID]):
                     f"external_id {cmd.external_id!r} was already used for a different document"
                 )
             return Outcome(existing, recorded=False)
-        recipients = self._check_recipients(cmd)
+        recipients = RecipientResolver(self.directory, self.today()).resolve(
+            cmd.sender, cmd.to, cmd.to_groups
+        )
         if cmd.in_reply_to is not None:
             replied: Document | None = uow.find(cmd.in_reply_to)
             if replied is None or not replied.is_party(cmd.sender):
@@ -214,44 +241,11 @@ class Exchange(Application[UUID]):
         uow.add(document)
         return Outcome(document)
 
-    def _check_recipients(self, cmd: SendDocument) -> list[dict[str, str]]:
-        errors: list[FieldError] = []
-        if not cmd.to:
-            errors.append(FieldError("to", "at least one recipient is required"))
-        seen: set[str] = set()
-        for i, code in enumerate(cmd.to):
-            if code in seen:
-                errors.append(FieldError(f"to[{i}]", f"{code} is listed more than once"))
-            elif code == cmd.sender:
-                errors.append(FieldError(f"to[{i}]", "an agency cannot send to itself"))
-            elif not _is_code(code):
-                errors.append(FieldError(f"to[{i}]", f"'{code}' is not an agency code"))
-            seen.add(code)
-        known = self.directory.lookup([cmd.sender, *seen])
-        sender = known.get(cmd.sender)
-        if sender is None or sender.status is not AgencyStatus.ACTIVE:
-            raise Forbidden(f"agency {cmd.sender} may not write while {_status(sender)}")
-        for i, code in enumerate(cmd.to):
-            if any(e.field == f"to[{i}]" for e in errors):
-                continue
-            entry = known.get(code)
-            if entry is None:
-                errors.append(FieldError(f"to[{i}]", f"unknown agency {code}"))
-            elif entry.status is not AgencyStatus.ACTIVE:
-                errors.append(FieldError(f"to[{i}]", f"agency {code} is {entry.status}"))
-        if errors:
-            raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
-        lines = []
-        for code in cmd.to:
-            route = Route.AXIS if known[code].remote else Route.LOCAL
-            state = "queued" if route is Route.AXIS else "delivered"
-            lines.append({"agency": code, "route": route.value, "state": state})
-        return lines
-
     def _check_active(self, code: str) -> None:
         entry = self.directory.lookup([code]).get(code)
-        if entry is None or entry.status is not AgencyStatus.ACTIVE:
-            raise Forbidden(f"agency {code} may not write while {_status(entry)}")
+        state = entry.status_on(self.today()) if entry else "unknown"
+        if state != "active":
+            raise Forbidden(f"agency {code} may not write while {state}")
 
     def report_status(self, cmd: ReportStatus, uow: UnitOfWork) -> Outcome:
         """Records a recipient's processing status."""
@@ -281,23 +275,13 @@ _HANDLERS: dict[type, str] = {
     RotateToken: "rotate_token",
     SuspendAgency: "suspend_agency",
     ResumeAgency: "resume_agency",
+    MergeAgency: "merge_agency",
+    RetireAgency: "retire_agency",
     RegisterAuditor: "register_auditor",
     SendDocument: "send_document",
     ReportStatus: "report_status",
     RevokeDocument: "revoke_document",
 }
-
-
-def _is_code(code: str) -> bool:
-    try:
-        check_agency_code(code)
-    except Invalid:
-        return False
-    return True
-
-
-def _status(entry: DirectoryEntry | None) -> str:
-    return "unknown" if entry is None else entry.status.value
 
 
 class RepositoryDirectory:
@@ -315,6 +299,30 @@ class RepositoryDirectory:
             except AggregateNotFoundError:
                 continue
             found[code] = DirectoryEntry(
-                agency.code, agency.tier, agency.parent, agency.remote, agency.status
+                agency.code,
+                agency.tier,
+                agency.parent,
+                agency.remote,
+                agency.status,
+                agency.successor,
+                agency.ends_on,
             )
         return found
+
+    def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
+        """Walks every registered agency (from the log) to find the subtree."""
+        registered = self._exchange.recorder.select_notifications(
+            start=1, limit=1_000_000, topics=[Agency.Registered.TOPIC]
+        )
+        everyone = self.lookup(
+            self._exchange.mapper.to_domain_event(n).code  # type: ignore[attr-defined]
+            for n in registered
+        )
+        inside, frontier = {under}, [under]
+        while frontier:
+            parent = frontier.pop()
+            for entry in everyone.values():
+                if entry.parent == parent and entry.code not in inside:
+                    inside.add(entry.code)
+                    frontier.append(entry.code)
+        return [e for c, e in sorted(everyone.items()) if c in inside and e.tier is tier]

@@ -9,36 +9,45 @@ from aiohttp import web
 from domain.agency import Agency, Auditor
 from domain.commands import (
     Command,
+    MergeAgency,
     RegisterAgency,
     RegisterAuditor,
     ResumeAgency,
+    RetireAgency,
     RotateToken,
     SuspendAgency,
 )
+from domain.directory import status_on, today_in_vietnam
 from domain.errors import Invalid, NotFound
 from router.auth import OPERATOR, PRINCIPAL, new_token
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, read_json
 from router.services import SERVICES
-from router.wire import AgencyIn, AuditorIn, decode
+from router.wire import AgencyIn, AuditorIn, MergeIn, RetireIn, decode
 
-_PUBLIC = ("code", "name", "tier", "parent", "remote", "status")
+_PUBLIC = ("code", "name", "tier", "parent", "remote")
 
 
 def present(row: dict[str, Any]) -> dict[str, Any]:
-    """Shows an agency from the directory view."""
-    return {key: row[key] for key in _PUBLIC}
+    """Shows an agency from the directory view, its status as of today."""
+    answer = {key: row[key] for key in _PUBLIC}
+    status = status_on(row["status"], row["successor"], row["ends_on"], today_in_vietnam())
+    return answer | {"status": status, "successor": row["successor"], "ends_on": row["ends_on"]}
 
 
 def present_aggregate(agency: Agency) -> dict[str, Any]:
     """Shows an agency from its aggregate, right after a write."""
-    return {
-        "code": agency.code,
-        "name": agency.name,
-        "tier": agency.tier.value,
-        "parent": agency.parent,
-        "remote": agency.remote,
-        "status": agency.status.value,
-    }
+    return present(
+        {
+            "code": agency.code,
+            "name": agency.name,
+            "tier": agency.tier.value,
+            "parent": agency.parent,
+            "remote": agency.remote,
+            "status": agency.status.value,
+            "successor": agency.successor,
+            "ends_on": agency.ends_on,
+        }
+    )
 
 
 async def register_agency(request: web.Request) -> web.Response:
@@ -112,6 +121,24 @@ async def resume(request: web.Request) -> web.Response:
     )
 
 
+async def merge(request: web.Request) -> web.Response:
+    """POST /v1/agencies/{code}/merge: from `effective` on, documents go to `into`."""
+    request[PRINCIPAL].require(OPERATOR)
+    body = decode(MergeIn, await read_json(request))
+    effective = body.effective.isoformat() if body.effective else None
+    command = MergeAgency(request.match_info["code"], body.into, effective)
+    return json_response(present_aggregate(await _change(request, command)))
+
+
+async def retire(request: web.Request) -> web.Response:
+    """POST /v1/agencies/{code}/retire: from `effective` on, the agency receives nothing."""
+    request[PRINCIPAL].require(OPERATOR)
+    body = decode(RetireIn, await read_json(request))
+    effective = body.effective.isoformat() if body.effective else None
+    command = RetireAgency(request.match_info["code"], effective)
+    return json_response(present_aggregate(await _change(request, command)))
+
+
 async def _change(request: web.Request, command: Command) -> Agency:
     services = request.app[SERVICES]
     outcome = await services.writer.execute(command)
@@ -137,5 +164,7 @@ ROUTES = [
     web.post("/v1/agencies/{code}/token", rotate_token),
     web.post("/v1/agencies/{code}/suspend", suspend),
     web.post("/v1/agencies/{code}/resume", resume),
+    web.post("/v1/agencies/{code}/merge", merge),
+    web.post("/v1/agencies/{code}/retire", retire),
     web.post("/v1/auditors", register_auditor),
 ]

@@ -10,6 +10,7 @@ from adapters.eventlog import rfc3339
 from domain.codes import AGENCY_CODE, Priority
 from domain.errors import Invalid
 from router.auth import AGENCY, AUDITOR, PRINCIPAL
+from router.documents import addressed
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, whole_number
 from router.services import SERVICES
 
@@ -92,7 +93,10 @@ async def outbox(request: web.Request) -> web.Response:
             "sent_at": r["sent_at"],
             "due_on": r["due_on"],
             "revoked": r["revoked_at"] is not None,
-            "recipients": r["recipients"],
+            "recipients": [
+                addressed(line["agency"], line["addressed_as"]) | {"status": line["status"]}
+                for line in r["recipients"]
+            ],
         }
         for r in page.items
     ]

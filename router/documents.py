@@ -16,6 +16,7 @@ from aiohttp import web
 from adapters.blobs import CorruptBlob
 from adapters.eventlog import rfc3339
 from domain.commands import Attachment, ReportStatus, RevokeDocument, SendDocument
+from domain.directory import Group
 from domain.document import Document
 from domain.errors import FieldError, Invalid, NotFound, TooLarge
 from router.auth import AGENCY, AUDITOR, PRINCIPAL, Principal
@@ -82,6 +83,7 @@ async def send(request: web.Request) -> web.Response:
             external_id=body.external_id,
             content_sha256=_content_sha256(body, digests),
             to=body.to,
+            to_groups=[Group(g.tier, g.under) for g in body.to_groups],
             code_number=body.code_number,
             code_notation=body.code_notation,
             document_type=body.document_type,
@@ -108,12 +110,20 @@ async def send(request: web.Request) -> web.Response:
             "external_id": document.external_id,
             "sent_at": rfc3339(document.created_on),
             "recipients": [
-                {"agency": line.agency, "route": line.route.value, "state": line.state}
+                addressed(line.agency, line.addressed_as)
+                | {"route": line.route.value, "state": line.state}
                 for line in document.recipients.values()
             ],
         },
         201 if outcome.recorded else 200,
     )
+
+
+def addressed(agency: str, addressed_as: str | None) -> dict[str, str | None]:
+    """Names a recipient as the sender addressed it, and who received for it if that differs."""
+    if addressed_as is None:
+        return {"agency": agency, "delivered_to": None}
+    return {"agency": addressed_as, "delivered_to": agency}
 
 
 def _document_id(request: web.Request) -> UUID:
@@ -169,8 +179,8 @@ def _present(document: dict[str, Any]) -> dict[str, Any]:
             for i, a in enumerate(document["attachments"])
         ],
         "recipients": [
-            {
-                "agency": r["agency"],
+            addressed(r["agency"], r["addressed_as"])
+            | {
                 "route": r["route"],
                 "status": r["status"],
                 "updated_at": r["updated_at"],
@@ -273,7 +283,8 @@ async def revoke(request: web.Request) -> web.Response:
             "revoked_at": rfc3339(document.modified_on),
             "reason": body.reason,
             "recipients": [
-                {"agency": a, "status": line.state} for a, line in document.recipients.items()
+                addressed(a, line.addressed_as) | {"status": line.state}
+                for a, line in document.recipients.items()
             ],
         }
     )

@@ -48,9 +48,13 @@ class AttachmentIn(Struct, frozen=True, forbid_unknown_fields=True):
     content_base64: str
 
 
+class GroupIn(Struct, frozen=True, forbid_unknown_fields=True):
+    tier: Tier
+    under: AgencyCode
+
+
 class DocumentIn(Struct, frozen=True, forbid_unknown_fields=True):
     external_id: ShortText
-    to: Annotated[list[str], Meta(max_length=1000)]
     code_number: Annotated[str, Meta(min_length=1, max_length=50)]
     code_notation: Annotated[str, Meta(min_length=1, max_length=100)]
     document_type: DocumentType
@@ -62,6 +66,17 @@ class DocumentIn(Struct, frozen=True, forbid_unknown_fields=True):
     signer: SignerIn | None = None
     in_reply_to: UUID | None = None
     attachments: Annotated[list[AttachmentIn], Meta(max_length=100)] = []
+    to: Annotated[list[str], Meta(max_length=1000)] = []
+    to_groups: Annotated[list[GroupIn], Meta(max_length=20)] = []
+
+
+class MergeIn(Struct, frozen=True, forbid_unknown_fields=True):
+    into: AgencyCode
+    effective: date | None = None
+
+
+class RetireIn(Struct, frozen=True, forbid_unknown_fields=True):
+    effective: date | None = None
 
 
 class StaffIn(Struct, frozen=True, forbid_unknown_fields=True):
@@ -81,7 +96,8 @@ class RevokeIn(Struct, frozen=True, forbid_unknown_fields=True):
 
 encode = msgspec.json.Encoder().encode
 DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
-    t: msgspec.json.Decoder(t) for t in (AgencyIn, AuditorIn, DocumentIn, StatusIn, RevokeIn)
+    t: msgspec.json.Decoder(t)
+    for t in (AgencyIn, AuditorIn, DocumentIn, StatusIn, RevokeIn, MergeIn, RetireIn)
 }
 
 _PATH = re.compile(r"at `\$\.?([^`]*)`")

@@ -62,8 +62,8 @@ async def test_a_remote_recipient_is_queued_for_the_axis(api: Api) -> None:
     status, sent = await api.send(PROVINCE, [DEPARTMENT, REMOTE_MINISTRY])
     assert status == 201
     assert sent["recipients"] == [
-        {"agency": DEPARTMENT, "route": "local", "state": "delivered"},
-        {"agency": REMOTE_MINISTRY, "route": "axis", "state": "queued"},
+        {"agency": DEPARTMENT, "delivered_to": None, "route": "local", "state": "delivered"},
+        {"agency": REMOTE_MINISTRY, "delivered_to": None, "route": "axis", "state": "queued"},
     ]
 
 
@@ -228,4 +228,6 @@ async def test_the_directory_lists_and_filters_agencies(api: Api) -> None:
         "parent": None,
         "remote": True,
         "status": "active",
+        "successor": None,
+        "ends_on": None,
     }

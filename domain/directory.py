@@ -1,0 +1,175 @@
+"""The directory as sending sees it: entries, successors, groups and recipient resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from domain.codes import DELIVERED, QUEUED, AgencyStatus, Route, Tier, check_agency_code
+from domain.errors import FieldError, Forbidden, Invalid
+
+# Vietnam keeps UTC+7 all year; "today" for effective dates is the Vietnamese calendar day.
+VIETNAM = timezone(timedelta(hours=7))
+
+
+def today_in_vietnam() -> str:
+    """Returns today's date in Vietnam as YYYY-MM-DD."""
+    return datetime.now(VIETNAM).date().isoformat()
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """What sending needs to know of an agency."""
+
+    code: str
+    tier: Tier
+    parent: str | None
+    remote: bool
+    status: AgencyStatus
+    successor: str | None = None
+    ends_on: str | None = None
+
+    def status_on(self, day: str) -> str:
+        """Returns active, suspended, merged or retired as of a day."""
+        return status_on(self.status.value, self.successor, self.ends_on, day)
+
+
+def status_on(status: str, successor: str | None, ends_on: str | None, day: str) -> str:
+    """Returns an agency's status as of a day: a merge or retirement counts from its date."""
+    if ends_on is not None and ends_on <= day:
+        return "merged" if successor else "retired"
+    return status
+
+
+class Directory(Protocol):
+    """Port: looks agencies up by code and by subtree."""
+
+    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
+        """Returns the entries of the known codes among those given."""
+
+    def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
+        """Returns the agencies of a tier in the subtree of an agency, itself included."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Every active agency of a tier under an agency."""
+
+    tier: Tier
+    under: str
+
+
+@dataclass(frozen=True)
+class _Target:
+    field: str
+    code: str
+    grouped: bool
+
+
+class RecipientResolver:
+    """Turns `to` and `to_groups` into one line per agency actually reached."""
+
+    def __init__(self, directory: Directory, today: str) -> None:
+        self.directory = directory
+        self.today = today
+
+    def resolve(self, sender: str, to: list[str], groups: list[Group]) -> list[dict[str, str]]:
+        """Returns recipient lines, or raises Invalid naming every bad code."""
+        errors: list[FieldError] = []
+        targets = self._direct(sender, to, errors) + self._grouped(sender, groups, errors)
+        known = self.directory.lookup({sender} | {t.code for t in targets})
+        entry = known.get(sender)
+        if entry is None or entry.status_on(self.today) != "active":
+            state = entry.status_on(self.today) if entry else "unknown"
+            raise Forbidden(f"agency {sender} may not write while {state}")
+        if not to and not groups:
+            errors.append(FieldError("to", "at least one recipient is required"))
+        lines: dict[str, dict[str, str]] = {}
+        for target in targets:
+            final, problem = self._follow(target.code, known)
+            if final is None:
+                errors.append(FieldError(target.field, problem))
+            elif final.code == sender:
+                if not target.grouped:
+                    errors.append(FieldError(target.field, f"{target.code} is the sender"))
+            elif final.code not in lines or target.code == final.code:
+                lines[final.code] = _line(final, target.code)
+        if errors:
+            raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        return list(lines.values())
+
+    def _direct(self, sender: str, to: list[str], errors: list[FieldError]) -> list[_Target]:
+        targets, seen = [], set()
+        for i, code in enumerate(to):
+            field = f"to[{i}]"
+            if code in seen:
+                errors.append(FieldError(field, f"{code} is listed more than once"))
+            elif code == sender:
+                errors.append(FieldError(field, "an agency cannot send to itself"))
+            elif not _is_code(code):
+                errors.append(FieldError(field, f"'{code}' is not an agency code"))
+            else:
+                targets.append(_Target(field, code, grouped=False))
+            seen.add(code)
+        return targets
+
+    def _grouped(self, sender: str, groups: list[Group], errors: list[FieldError]) -> list[_Target]:
+        targets = []
+        for j, group in enumerate(groups):
+            field = f"to_groups[{j}]"
+            if not self.directory.lookup([group.under]):
+                errors.append(FieldError(f"{field}.under", f"unknown agency {group.under}"))
+                continue
+            members = [
+                m.code
+                for m in self.directory.members(group.tier, group.under)
+                if m.status_on(self.today) == "active" and m.code != sender
+            ]
+            if not members:
+                errors.append(
+                    FieldError(field, f"no active {group.tier} agency under {group.under}")
+                )
+            targets += [_Target(field, code, grouped=True) for code in members]
+        return targets
+
+    def _follow(
+        self, code: str, known: dict[str, DirectoryEntry]
+    ) -> tuple[DirectoryEntry | None, str]:
+        """Follows successors from a code to the agency that receives for it."""
+        entry, seen = known.get(code), {code}
+        while entry is not None:
+            state = entry.status_on(self.today)
+            if state == "active":
+                return entry, ""
+            if state != "merged" or entry.successor is None:
+                via = "" if entry.code == code else f" (the successor of {code})"
+                return None, f"agency {entry.code}{via} is {state}"
+            if entry.successor in seen:
+                return None, f"the successors of {code} form a cycle"
+            seen.add(entry.successor)
+            entry = known.get(entry.successor) or self.directory.lookup([entry.successor]).get(
+                entry.successor
+            )
+        return None, f"unknown agency {code}"
+
+
+def _line(entry: DirectoryEntry, addressed: str) -> dict[str, str]:
+    route = Route.AXIS if entry.remote else Route.LOCAL
+    line = {
+        "agency": entry.code,
+        "route": route.value,
+        "state": QUEUED if route is Route.AXIS else DELIVERED,
+    }
+    if addressed != entry.code:
+        line["addressed_as"] = addressed
+    return line
+
+
+def _is_code(code: str) -> bool:
+    try:
+        check_agency_code(code)
+    except Invalid:
+        return False
+    return True
