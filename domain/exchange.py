@@ -158,20 +158,21 @@ class Exchange(Application[UUID]):
         check_agency_code(cmd.into, "into")
         if cmd.into == cmd.code:
             raise Invalid.field("into", "an agency cannot merge into itself")
+        # Walk the successors through the unit of work, so merges decided earlier in the
+        # same commit count too.
         chain: list[str] = [cmd.code]
         code: str | None = cmd.into
         while code is not None:
-            entry = self.directory.lookup([code]).get(code)
-            if entry is None:
+            successor: Agency | None = uow.find(agency_id(code))
+            if successor is None:
                 raise Invalid.field("into", f"unknown agency {code}")
-            if entry.successor is None and entry.ends_on is not None:
+            if successor.successor is None and successor.ends_on is not None:
                 raise Invalid.field("into", f"agency {code} is retired")
             if code in chain:
-                raise Invalid.field(
-                    "into", "the merge would make a cycle: " + " -> ".join([*chain, code])
-                )
+                cycle = " -> ".join([*chain, code])
+                raise Invalid.field("into", f"the merge would make a cycle: {cycle}")
             chain.append(code)
-            code = entry.successor
+            code = successor.successor
         agency.merge(cmd.into, effective)
         return Outcome(agency)
 

@@ -17,7 +17,7 @@ from domain.commands import (
     RotateToken,
     SuspendAgency,
 )
-from domain.directory import status_on, today_in_vietnam
+from domain.directory import status_on
 from domain.errors import Invalid, NotFound
 from router.auth import OPERATOR, PRINCIPAL, new_token
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, read_json
@@ -27,14 +27,14 @@ from router.wire import AgencyIn, AuditorIn, MergeIn, RetireIn, decode
 _PUBLIC = ("code", "name", "tier", "parent", "remote")
 
 
-def present(row: dict[str, Any]) -> dict[str, Any]:
+def present(row: dict[str, Any], today: str) -> dict[str, Any]:
     """Shows an agency from the directory view, its status as of today."""
     answer = {key: row[key] for key in _PUBLIC}
-    status = status_on(row["status"], row["successor"], row["ends_on"], today_in_vietnam())
+    status = status_on(row["status"], row["successor"], row["ends_on"], today)
     return answer | {"status": status, "successor": row["successor"], "ends_on": row["ends_on"]}
 
 
-def present_aggregate(agency: Agency) -> dict[str, Any]:
+def present_aggregate(agency: Agency, today: str) -> dict[str, Any]:
     """Shows an agency from its aggregate, right after a write."""
     return present(
         {
@@ -46,8 +46,13 @@ def present_aggregate(agency: Agency) -> dict[str, Any]:
             "status": agency.status.value,
             "successor": agency.successor,
             "ends_on": agency.ends_on,
-        }
+        },
+        today,
     )
+
+
+def _today(request: web.Request) -> str:
+    return request.app[SERVICES].exchange.today()
 
 
 async def register_agency(request: web.Request) -> web.Response:
@@ -65,7 +70,7 @@ async def register_agency(request: web.Request) -> web.Response:
             token_sha256=None if body.remote else digest,
         )
     )
-    answer = present_aggregate(outcome.aggregate)
+    answer = present_aggregate(outcome.aggregate, _today(request))
     if not body.remote:
         answer["token"] = token
     return json_response(answer, 201)
@@ -85,7 +90,9 @@ async def list_agencies(request: web.Request) -> web.Response:
         )
     )
     next_cursor = encode_cursor(rows[limit - 1]["code"]) if len(rows) > limit else None
-    return json_response({"items": [present(r) for r in rows[:limit]], "next_cursor": next_cursor})
+    return json_response(
+        {"items": [present(r, _today(request)) for r in rows[:limit]], "next_cursor": next_cursor}
+    )
 
 
 async def get_agency(request: web.Request) -> web.Response:
@@ -94,31 +101,27 @@ async def get_agency(request: web.Request) -> web.Response:
     row = await services.call(services.views.agency, request.match_info["code"])
     if row is None:
         raise NotFound("agency not found")
-    return json_response(present(row))
+    return json_response(present(row, _today(request)))
 
 
 async def rotate_token(request: web.Request) -> web.Response:
     """POST /v1/agencies/{code}/token: the old token stops working at once."""
     request[PRINCIPAL].require(OPERATOR)
     token, digest = new_token()
-    outcome = await _change(request, RotateToken(request.match_info["code"], digest))
-    return json_response(present_aggregate(outcome) | {"token": token})
+    answer = await _change(request, RotateToken(request.match_info["code"], digest))
+    return json_response(answer | {"token": token})
 
 
 async def suspend(request: web.Request) -> web.Response:
     """POST /v1/agencies/{code}/suspend."""
     request[PRINCIPAL].require(OPERATOR)
-    return json_response(
-        present_aggregate(await _change(request, SuspendAgency(request.match_info["code"])))
-    )
+    return json_response(await _change(request, SuspendAgency(request.match_info["code"])))
 
 
 async def resume(request: web.Request) -> web.Response:
     """POST /v1/agencies/{code}/resume."""
     request[PRINCIPAL].require(OPERATOR)
-    return json_response(
-        present_aggregate(await _change(request, ResumeAgency(request.match_info["code"])))
-    )
+    return json_response(await _change(request, ResumeAgency(request.match_info["code"])))
 
 
 async def merge(request: web.Request) -> web.Response:
@@ -127,7 +130,7 @@ async def merge(request: web.Request) -> web.Response:
     body = decode(MergeIn, await read_json(request))
     effective = body.effective.isoformat() if body.effective else None
     command = MergeAgency(request.match_info["code"], body.into, effective)
-    return json_response(present_aggregate(await _change(request, command)))
+    return json_response(await _change(request, command))
 
 
 async def retire(request: web.Request) -> web.Response:
@@ -136,15 +139,15 @@ async def retire(request: web.Request) -> web.Response:
     body = decode(RetireIn, await read_json(request))
     effective = body.effective.isoformat() if body.effective else None
     command = RetireAgency(request.match_info["code"], effective)
-    return json_response(present_aggregate(await _change(request, command)))
+    return json_response(await _change(request, command))
 
 
-async def _change(request: web.Request, command: Command) -> Agency:
+async def _change(request: web.Request, command: Command) -> dict[str, Any]:
+    """Commits a change to an agency and shows the agency afterwards."""
     services = request.app[SERVICES]
     outcome = await services.writer.execute(command)
     services.auth.forget()
-    agency: Agency = outcome.aggregate
-    return agency
+    return present_aggregate(outcome.aggregate, _today(request))
 
 
 async def register_auditor(request: web.Request) -> web.Response:

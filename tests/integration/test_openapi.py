@@ -15,12 +15,17 @@ from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from domain.directory import today_in_vietnam
 from router import wire
 from router.app import create_app
 from router.config import Config
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import (
     COMMUNE,
+    COMMUNE_2,
+    DEPARTMENT,
+    DISTRICT,
+    MINISTRY,
     PROVINCE,
     REMOTE_MINISTRY,
     Api,
@@ -39,6 +44,8 @@ REQUEST_BODIES = {
     ("post", "/v1/documents"): wire.DocumentIn,
     ("post", "/v1/documents/{id}/status"): wire.StatusIn,
     ("post", "/v1/documents/{id}/revoke"): wire.RevokeIn,
+    ("post", "/v1/agencies/{code}/merge"): wire.MergeIn,
+    ("post", "/v1/agencies/{code}/retire"): wire.RetireIn,
 }
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4
 UNKNOWN_DOCUMENT = {"id": "00000000-0000-4000-8000-000000000000"}
@@ -285,6 +292,110 @@ async def test_document_answers_match_the_spec(api: Api) -> None:
     assert events["items"][-1]["type"] == "DocumentStatusReported"
 
 
+async def test_merge_retire_and_group_answers_match_the_spec(api: Api) -> None:
+    await api.province()
+    _, auditor = await api.call("POST", "/v1/auditors", OPERATOR_TOKEN, json={"name": "Soát"})
+    today = today_in_vietnam()
+    merged = await answer(
+        api,
+        "POST",
+        "/v1/agencies/{code}/merge",
+        200,
+        OPERATOR_TOKEN,
+        at={"code": COMMUNE},
+        json={"into": COMMUNE_2},
+    )
+    assert (merged["status"], merged["successor"]) == ("merged", COMMUNE_2)
+    assert merged["ends_on"] in (today, today_in_vietnam())
+    retired = await answer(
+        api,
+        "POST",
+        "/v1/agencies/{code}/retire",
+        200,
+        OPERATOR_TOKEN,
+        at={"code": DEPARTMENT},
+        json={},
+    )
+    assert (retired["status"], retired["successor"]) == ("retired", None)
+    scheduled = await answer(
+        api,
+        "POST",
+        "/v1/agencies/{code}/retire",
+        200,
+        OPERATOR_TOKEN,
+        at={"code": MINISTRY},
+        json={"effective": "2099-12-31"},
+    )
+    assert (scheduled["status"], scheduled["ends_on"]) == ("active", "2099-12-31")
+    rotated = await answer(
+        api, "POST", "/v1/agencies/{code}/token", 200, OPERATOR_TOKEN, at={"code": COMMUNE}
+    )
+    api.tokens[COMMUNE] = rotated["token"]
+    assert rotated["successor"] == COMMUNE_2
+
+    sender, successor = api.tokens[PROVINCE], api.tokens[COMMUNE_2]
+    body = document([COMMUNE, REMOTE_MINISTRY], to_groups=[{"tier": "district", "under": PROVINCE}])
+    sent = await answer(api, "POST", "/v1/documents", 201, sender, json=body)
+    assert sorted((r["agency"], r["delivered_to"]) for r in sent["recipients"]) == [
+        (REMOTE_MINISTRY, None),
+        (DISTRICT, None),
+        (COMMUNE, COMMUNE_2),
+    ]
+    await answer(api, "POST", "/v1/documents", 200, sender, json=body)
+    only_groups = document([], to_groups=[{"tier": "commune", "under": DISTRICT}])
+    del only_groups["to"]
+    grouped = await answer(api, "POST", "/v1/documents", 201, sender, json=only_groups)
+    assert [(r["agency"], r["delivered_to"]) for r in grouped["recipients"]] == [(COMMUNE_2, None)]
+    at = {"id": sent["id"]}
+    await answer(
+        api, "POST", "/v1/documents/{id}/status", 201, successor, at=at, json={"status": "03"}
+    )
+    own = await answer(api, "GET", "/v1/documents/{id}", 200, successor, at=at)
+    assert [(r["agency"], r["delivered_to"]) for r in own["recipients"]] == [(COMMUNE, COMMUNE_2)]
+    for token in (sender, auditor["token"]):
+        await answer(api, "GET", "/v1/documents/{id}", 200, token, at=at)
+    for token in (sender, successor):
+        history = await answer(api, "GET", "/v1/documents/{id}/history", 200, token, at=at)
+        lines = history["items"][0]["data"]["recipients"]
+        assert {
+            "agency": COMMUNE_2,
+            "route": "local",
+            "state": "delivered",
+            "addressed_as": COMMUNE,
+        } in lines
+    inbox = await answer(api, "GET", "/v1/inbox", 200, successor)
+    assert [i["id"] for i in inbox["items"]] == [grouped["id"], sent["id"]]
+    await answer(api, "GET", "/v1/inbox", 200, api.tokens[COMMUNE])
+    outbox = await answer(api, "GET", "/v1/outbox", 200, sender)
+    assert {"agency": COMMUNE, "delivered_to": COMMUNE_2, "status": "03"} in outbox["items"][1][
+        "recipients"
+    ]
+    revoked = await answer(
+        api, "POST", "/v1/documents/{id}/revoke", 200, sender, at=at, json={"reason": "Nhầm"}
+    )
+    assert {"agency": COMMUNE, "delivered_to": COMMUNE_2, "status": "13"} in revoked["recipients"]
+
+    listed = await answer(api, "GET", "/v1/agencies", 200, successor, params={"limit": 500})
+    assert {(a["code"], a["status"], a["successor"]) for a in listed["items"]} >= {
+        (COMMUNE, "merged", COMMUNE_2),
+        (COMMUNE_2, "active", None),
+        (DEPARTMENT, "retired", None),
+        (MINISTRY, "active", None),
+    }
+    await answer(api, "GET", "/v1/agencies/{code}", 200, OPERATOR_TOKEN, at={"code": COMMUNE})
+    events = await answer(api, "GET", "/v1/events", 200, auditor["token"], params={"limit": 500})
+    changes = [
+        (e["type"], e["data"])
+        for e in events["items"]
+        if e["type"] in ("AgencyMerged", "AgencyRetired")
+    ]
+    assert changes == [
+        ("AgencyMerged", {"into": COMMUNE_2, "effective": merged["ends_on"]}),
+        ("AgencyRetired", {"effective": retired["ends_on"]}),
+        ("AgencyRetired", {"effective": "2099-12-31"}),
+    ]
+
+
 async def test_error_answers_match_the_spec(api: Api) -> None:
     await api.province()
     token = api.tokens[PROVINCE]
@@ -318,11 +429,48 @@ async def test_error_answers_match_the_spec(api: Api) -> None:
     assert {e["field"] for e in invalid["errors"]} == {"to[0]", "to[1]"}
     await answer(api, "POST", "/v1/auditors", 422, OPERATOR_TOKEN, json={"name": "", "x": 1})
     await answer(api, "GET", "/v1/inbox", 422, token, params={"limit": "0"})
+    merge, retire = "/v1/agencies/{code}/merge", "/v1/agencies/{code}/retire"
+    commune, unknown = {"code": COMMUNE}, {"code": "000.09.09.H41"}
+    await answer(api, "POST", merge, 403, token, at=commune, json={"into": COMMUNE_2})
+    await answer(api, "POST", merge, 404, OPERATOR_TOKEN, at=unknown, json={"into": COMMUNE_2})
+    await answer(api, "POST", retire, 404, OPERATOR_TOKEN, at=unknown, json={})
+    for wrong in (
+        {"into": COMMUNE},
+        {"into": "000.09.09.H41"},
+        {"into": COMMUNE_2, "effective": "2020-01-01"},
+        {"into": "nope"},
+    ):
+        await answer(api, "POST", merge, 422, OPERATOR_TOKEN, at=commune, json=wrong)
+    await answer(api, "POST", retire, 422, OPERATOR_TOKEN, at=commune, json={"effective": "x"})
+    await answer(api, "POST", merge, 200, OPERATOR_TOKEN, at=commune, json={"into": COMMUNE_2})
+    await answer(api, "POST", merge, 409, OPERATOR_TOKEN, at=commune, json={"into": DISTRICT})
+    await answer(api, "POST", retire, 409, OPERATOR_TOKEN, at=commune, json={})
+    cycle = await answer(
+        api, "POST", merge, 422, OPERATOR_TOKEN, at={"code": COMMUNE_2}, json={"into": COMMUNE}
+    )
+    assert [e["field"] for e in cycle["errors"]] == ["into"]
+    await answer(api, "POST", retire, 200, OPERATOR_TOKEN, at={"code": DEPARTMENT}, json={})
+    await answer(
+        api, "POST", merge, 422, OPERATOR_TOKEN, at={"code": DISTRICT}, json={"into": DEPARTMENT}
+    )
+    await answer(api, "POST", "/v1/documents", 403, api.tokens[COMMUNE], json=document([PROVINCE]))
+    refused = await answer(
+        api,
+        "POST",
+        "/v1/documents",
+        422,
+        token,
+        json=document([DEPARTMENT], to_groups=[{"tier": "province", "under": PROVINCE}]),
+    )
+    assert {e["field"] for e in refused["errors"]} == {"to[0]", "to_groups[0]"}
+    await answer(api, "POST", "/v1/documents", 422, token, json=document([]))
     json_type = {"Content-Type": "application/json"}
     await answer(api, "POST", "/v1/documents", 400, token, data=b"{", headers=json_type)
     await answer(
         api, "POST", "/v1/documents", 415, token, data=b"{}", headers={"Content-Type": "text/plain"}
     )
+    await answer(api, "POST", retire, 415, OPERATOR_TOKEN, at=commune)
+    await answer(api, "POST", merge, 400, OPERATOR_TOKEN, at=commune, data=b"{", headers=json_type)
 
 
 async def test_too_large_answers_match_the_spec(store_config: Config, aiohttp_client: Any) -> None:

@@ -169,3 +169,13 @@ def test_a_group_of_nobody_is_refused(exchange: Exchange) -> None:
         )
     assert [x.field for x in e.value.errors] == ["to_groups[0]", "to_groups[1].under"]
     assert event_count(exchange) == before
+
+
+def test_merges_decided_in_one_commit_see_each_other(exchange: Exchange) -> None:
+    uow = exchange.unit_of_work()
+    exchange.handle(MergeAgency(COMMUNES[0], COMMUNES[1]), uow)
+    with pytest.raises(Invalid):
+        exchange.handle(MergeAgency(COMMUNES[1], COMMUNES[0]), uow)
+    exchange.handle(RetireAgency(COMMUNES[2]), uow)
+    with pytest.raises(Invalid):
+        exchange.handle(MergeAgency(DEPARTMENT, COMMUNES[2]), uow)
