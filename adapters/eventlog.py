@@ -16,7 +16,7 @@ _HIDDEN = ("timestamp", "originator_topic", "token_sha256")
 
 def rfc3339(moment: datetime) -> str:
     """Formats an aware datetime as an RFC 3339 UTC string with microseconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class EventLog:
@@ -83,6 +83,31 @@ class EventLog:
             )
             for r in rows
         ]
+
+    def existing(self, stream_ids: list[UUID]) -> set[UUID]:
+        """Returns which of the given streams have events, in one query."""
+        recorder = self.recorder
+        if not stream_ids:
+            return set()
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            marks = ",".join("?" * len(stream_ids))
+            sql = (
+                f"SELECT originator_id FROM {recorder.events_table_name} "
+                f"WHERE originator_version=1 AND originator_id IN ({marks})"
+            )
+            keys: list[Any] = [s.hex for s in stream_ids]
+        elif isinstance(recorder, PostgresApplicationRecorder):
+            sql = (
+                f"SELECT originator_id FROM {recorder.datastore.schema}."
+                f"{recorder.events_table_name} "
+                "WHERE originator_version=1 AND originator_id = ANY(%s)"
+            )
+            keys = [stream_ids]
+        else:
+            return {s for s in stream_ids if recorder.select_events(s, limit=1)}
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, keys)
+            return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
 
     def max_position(self) -> int:
         """Returns the position of the newest event (0 when empty)."""

@@ -25,6 +25,7 @@ class _Writes:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
         self.inserts: dict[sa.Table, list[dict[str, Any]]] = {}
+        self.directory_changed_at: int | None = None
 
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
         self.inserts.setdefault(table, []).append(row)
@@ -81,11 +82,16 @@ class ExchangeProjection:
                 ).scalar_one()
             )
 
-    def run_once(self, limit: int = 1000) -> tuple[int, int]:
-        """Projects the next events in one transaction; returns (position, events applied)."""
-        tracked = self.tracked_position()
-        if (self.recorder.max_notification_id() or 0) <= tracked:
-            return tracked, 0
+    def run_once(self, limit: int = 1000, *, checked: bool = True) -> tuple[int, bool]:
+        """Projects up to limit next events in one transaction.
+
+        Returns the position reached and whether more events may follow. With `checked`, two
+        cheap reads first tell whether there is anything to do before any lock is taken.
+        """
+        if checked:
+            tracked = self.tracked_position()
+            if (self.recorder.max_notification_id() or 0) <= tracked:
+                return tracked, False
         with self.engine.begin() as c:
             # Writing the tracking row first takes the lock (a row lock in PostgreSQL, the
             # write lock in SQLite), so concurrent runners apply each event exactly once.
@@ -94,21 +100,28 @@ class ExchangeProjection:
             position = c.execute(sa.select(v.tracking.c.position).where(mine)).scalar_one()
             notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
             if not notifications:
-                return position, 0
+                return position, False
             writes = _Writes(c)
             for notification in notifications:
                 event = self.mapper.to_domain_event(notification)
                 self._handlers[type(event)](writes, notification.id, event)
             writes.flush()
             position = notifications[-1].id
+            if writes.directory_changed_at is not None:
+                c.execute(
+                    v.meta.update()
+                    .where(v.meta.c.key == "directory")
+                    .values(value=str(writes.directory_changed_at))
+                )
             c.execute(
                 v.tracking.update()
                 .where(v.tracking.c.name == self.name)
                 .values(position=position, updated_at=time.time())
             )
-        return position, len(notifications)
+        return position, len(notifications) == limit
 
-    def _agency_registered(self, w: _Writes, _: int, e: Agency.Registered) -> None:
+    def _agency_registered(self, w: _Writes, position: int, e: Agency.Registered) -> None:
+        w.directory_changed_at = position
         w.insert(
             v.agencies,
             {
@@ -140,13 +153,15 @@ class ExchangeProjection:
         )
         w.insert(v.principals, {"token_sha256": e.token_sha256, "kind": "agency", "subject": code})
 
-    def _agency_status(self, w: _Writes, _: int, e: Agency.Event) -> None:
+    def _agency_status(self, w: _Writes, position: int, e: Agency.Event) -> None:
+        w.directory_changed_at = position
         status = "suspended" if isinstance(e, Agency.Suspended) else "active"
         w.execute(
             v.agencies.update().where(v.agencies.c.id == str(e.originator_id)).values(status=status)
         )
 
-    def _agency_ends(self, w: _Writes, _: int, e: Agency.Merged | Agency.Retired) -> None:
+    def _agency_ends(self, w: _Writes, position: int, e: Agency.Merged | Agency.Retired) -> None:
+        w.directory_changed_at = position
         successor = e.into if isinstance(e, Agency.Merged) else None
         w.execute(
             v.agencies.update()

@@ -38,8 +38,9 @@ from domain.errors import Conflict, Forbidden, Invalid, NotFound
 class UnitOfWork:
     """Aggregates loaded and changed by the commands of one commit."""
 
-    def __init__(self, load: Callable[[UUID], Any]) -> None:
+    def __init__(self, load: Callable[[UUID], Any], absent: Iterable[UUID] = ()) -> None:
         self._load = load
+        self._absent = set(absent)
         self._aggregates: dict[UUID, Any] = {}
 
     def find(self, aggregate_id: UUID) -> Any | None:
@@ -48,6 +49,8 @@ class UnitOfWork:
             return self._aggregates[aggregate_id]
         except KeyError:
             pass
+        if aggregate_id in self._absent:
+            return None
         try:
             aggregate = self._load(aggregate_id)
         except AggregateNotFoundError:
@@ -86,9 +89,10 @@ class Exchange(Application[UUID]):
         self.directory: Directory = directory or RepositoryDirectory(self)
         self.today = today
 
-    def unit_of_work(self) -> UnitOfWork:
-        """Starts a unit of work that loads from this exchange's repository."""
-        return UnitOfWork(self.repository.get)
+    def unit_of_work(self, absent: Iterable[UUID] = ()) -> UnitOfWork:
+        """Starts a unit of work that loads from this exchange's repository; ids known to be
+        absent are not looked up (the store's unique ids still guard against a race)."""
+        return UnitOfWork(self.repository.get, absent)
 
     def execute(self, command: Command) -> Outcome:
         """Runs one command and commits what it changed."""

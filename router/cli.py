@@ -75,11 +75,10 @@ def rebuild(args: argparse.Namespace) -> None:
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns) as progress:
         task = progress.add_task("rebuilding views", total=head)
-        while True:
-            position, applied = projection.run_once(limit=5000)
+        more = True
+        while more:
+            position, more = projection.run_once(limit=5000)
             progress.update(task, completed=min(position, head))
-            if applied == 0:
-                break
     print(f"views rebuilt up to event {position}")
     exchange.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -10,12 +11,15 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
+from adapters.directory import SqlDirectory
 from adapters.eventlog import EventLog
-from adapters.eventstore import store_env, views_url
+from adapters.eventstore import schema_lock, store_env, views_url
 from adapters.projection import ExchangeProjection
 from adapters.runner import ProjectionRunner
-from adapters.views import SqlDirectory, Views, create_engine
-from domain.exchange import Exchange
+from adapters.views import Views, create_engine
+from domain.codes import document_id
+from domain.commands import Command, SendDocument
+from domain.exchange import Exchange, UnitOfWork
 from ops.metrics import Metrics
 from router.auth import Authenticator
 from router.config import Config
@@ -60,9 +64,13 @@ def open_exchange(config: Config) -> tuple[Exchange, Views]:
     if config.data_dir is not None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(views_url(config.database_url, config.data_dir))
-    exchange = Exchange(
-        directory=SqlDirectory(engine), env=store_env(config.database_url, config.data_dir)
-    )
+    with schema_lock(config.database_url):
+        exchange = Exchange(
+            directory=SqlDirectory(engine), env=store_env(config.database_url, config.data_dir)
+        )
+        ExchangeProjection(engine, exchange.recorder, exchange.mapper).setup()
+        if config.database_url:
+            PostgresBlobStore.create_table(engine)
     return exchange, Views(engine)
 
 
@@ -73,7 +81,10 @@ def build_services(config: Config) -> Services:
     projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
     runner = ProjectionRunner(projection, config.poll_interval, _progress(metrics, projection))
     runner.start()
-    writer = GroupCommitWriter(exchange, runner, metrics, config.max_batch)
+    events = EventLog(exchange.recorder, exchange.mapper.transcoder)
+    writer = GroupCommitWriter(
+        exchange, runner, metrics, config.max_batch, batch_preparer(exchange, events)
+    )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
     blobs: BlobStore
@@ -87,7 +98,7 @@ def build_services(config: Config) -> Services:
         metrics=metrics,
         exchange=exchange,
         views=views,
-        events=EventLog(exchange.recorder, exchange.mapper.transcoder),
+        events=events,
         blobs=blobs,
         runner=runner,
         writer=writer,
@@ -98,8 +109,25 @@ def build_services(config: Config) -> Services:
     )
 
 
+def batch_preparer(
+    exchange: Exchange, events: EventLog
+) -> Callable[[Sequence[Command]], UnitOfWork]:
+    """Prepares a batch with two queries instead of one per command: is the directory still
+    current, and which of the documents being sent are new."""
+
+    def prepare(commands: Sequence[Command]) -> UnitOfWork:
+        if isinstance(exchange.directory, SqlDirectory):
+            exchange.directory.refresh()
+        ids = [
+            document_id(c.sender, c.external_id) for c in commands if isinstance(c, SendDocument)
+        ]
+        return exchange.unit_of_work(absent=set(ids) - events.existing(ids))
+
+    return prepare
+
+
 def _progress(metrics: Metrics, projection: ExchangeProjection) -> Any:
-    def record(position: int, _applied: int) -> None:
+    def record(position: int) -> None:
         metrics.projection_position.labels(projection.name).set(position)
 
     return record

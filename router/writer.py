@@ -7,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from eventsourcing.persistence import RecordConflictError
 from adapters.runner import ProjectionRunner
 from domain.commands import Command, Outcome
 from domain.errors import Conflict, DomainError
-from domain.exchange import Exchange
+from domain.exchange import Exchange, UnitOfWork
 from ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,10 @@ class GroupCommitWriter:
         runner: ProjectionRunner,
         metrics: Metrics,
         max_batch: int = 256,
+        prepare: Callable[[Sequence[Command]], UnitOfWork] | None = None,
     ) -> None:
         self.exchange = exchange
+        self.prepare = prepare or (lambda _: exchange.unit_of_work())
         self.runner = runner
         self.metrics = metrics
         self.max_batch = max_batch
@@ -65,14 +67,10 @@ class GroupCommitWriter:
         self._thread.join(timeout=30)
 
     async def execute(self, command: Command) -> Outcome:
-        """Commits one command and waits until the views include it."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Committed] = loop.create_future()
+        """Commits one command; answers once the views include it too."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.put((command, future))
-        committed = await future
-        if committed.position is not None:
-            await self.runner.wait_for(committed.position)
-        return committed.outcome
+        return await future
 
     def _run(self) -> None:
         while True:
@@ -94,15 +92,18 @@ class GroupCommitWriter:
             results = self._commit([command for command, _ in batch])
             self.metrics.commit_duration.observe(time.perf_counter() - started)
             self.metrics.commit_batch.observe(len(batch))
-            self.runner.notify()
+            # Project in this thread before answering, so a 2xx read-your-write holds; a failed
+            # projection still answers (the events are committed) and is retried by the poller.
+            if any(isinstance(r, Committed) and r.position is not None for r in results):
+                self.runner.catch_up(checked=False)
             _deliver([future for _, future in batch], results)
             if stopping:
                 return
 
     def _commit(self, commands: Sequence[Command]) -> list[Committed | BaseException]:
-        uow = self.exchange.unit_of_work()
         decided: list[Outcome | BaseException] = []
         try:
+            uow = self.prepare(commands)
             for command in commands:
                 try:
                     decided.append(self.exchange.handle(command, uow))
@@ -148,8 +149,8 @@ class GroupCommitWriter:
             self.metrics.store_position.set(recordings[-1].notification.id)
 
 
-def _deliver(futures: list[asyncio.Future[Committed]], results: list[Any]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Committed], Any]]] = {}
+def _deliver(futures: list[asyncio.Future[Outcome]], results: list[Any]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Outcome], Any]]] = {}
     for future, result in zip(futures, results, strict=True):
         by_loop.setdefault(future.get_loop(), []).append((future, result))
     for loop, pairs in by_loop.items():
@@ -157,11 +158,11 @@ def _deliver(futures: list[asyncio.Future[Committed]], results: list[Any]) -> No
             loop.call_soon_threadsafe(_settle, pairs)
 
 
-def _settle(pairs: list[tuple[asyncio.Future[Committed], Any]]) -> None:
+def _settle(pairs: list[tuple[asyncio.Future[Outcome], Any]]) -> None:
     for future, result in pairs:
         if future.done():
             continue
         if isinstance(result, BaseException):
             future.set_exception(result)
         else:
-            future.set_result(result)
+            future.set_result(result.outcome)
