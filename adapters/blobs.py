@@ -97,6 +97,10 @@ class PostgresBlobStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    @staticmethod
+    def create_table(engine: Engine) -> None:
+        """Creates the blobs table if it is missing."""
         blobs_table.create(engine, checkfirst=True)
 
     def put(self, data: bytes) -> str:

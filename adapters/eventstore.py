@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
+import psycopg
 from eventsourcing.persistence import Transcoder
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 from eventsourcing.utils import Environment
@@ -49,6 +52,24 @@ class DurableSQLiteFactory(SQLiteFactory):
             db_name=original.db_name, lock_timeout=original.lock_timeout
         )
         original.close()
+
+
+# Any constant will do, as long as every router process uses the same one.
+_SCHEMA_LOCK = 0x6C69656E74686F6E  # "lienthon"
+
+
+@contextmanager
+def schema_lock(database_url: str | None) -> Iterator[None]:
+    """Serialises table creation among router processes starting on one PostgreSQL."""
+    if not database_url:
+        yield
+        return
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
 
 def store_env(database_url: str | None, data_dir: Path | None) -> dict[str, str]:

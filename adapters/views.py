@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-
-from domain.codes import AgencyStatus, Tier
-from domain.directory import DirectoryEntry
 
 metadata = sa.MetaData()
 
@@ -137,6 +133,7 @@ def create_views(engine: Engine) -> None:
     metadata.create_all(engine)
     with engine.begin() as c:
         c.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+        c.execute(meta.insert().values(key="directory", value="0"))
 
 
 def drop_views(engine: Engine) -> None:
@@ -318,54 +315,3 @@ def _page(rows: list[dict[str, Any]], limit: int) -> Page:
     if len(rows) > limit:
         return Page(rows[:limit], rows[limit - 1]["position"])
     return Page(rows, None)
-
-
-class SqlDirectory:
-    """The directory port answered from the agencies view."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
-        """Returns the entries of the known codes among those given."""
-        wanted: Sequence[str] = list(codes)
-        with self.engine.connect() as c:
-            rows = c.execute(sa.select(*_ENTRY).where(agencies.c.code.in_(wanted))).all()
-        return {r.code: _entry(r) for r in rows}
-
-    def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
-        """Returns the agencies of a tier in the subtree of an agency, itself included."""
-        subtree = sa.select(agencies.c.code).where(agencies.c.code == under).cte(recursive=True)
-        subtree = subtree.union(
-            sa.select(agencies.c.code).where(agencies.c.parent == subtree.c.code)
-        )
-        query = (
-            sa.select(*_ENTRY)
-            .where(agencies.c.code.in_(sa.select(subtree.c.code)), agencies.c.tier == tier.value)
-            .order_by(agencies.c.code)
-        )
-        with self.engine.connect() as c:
-            return [_entry(r) for r in c.execute(query)]
-
-
-_ENTRY = (
-    agencies.c.code,
-    agencies.c.tier,
-    agencies.c.parent,
-    agencies.c.remote,
-    agencies.c.status,
-    agencies.c.successor,
-    agencies.c.ends_on,
-)
-
-
-def _entry(row: Any) -> DirectoryEntry:
-    return DirectoryEntry(
-        row.code,
-        Tier(row.tier),
-        row.parent,
-        row.remote,
-        AgencyStatus(row.status),
-        row.successor,
-        row.ends_on,
-    )

@@ -1,0 +1,83 @@
+"""The directory port over the agencies view, cached in memory between directory changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from adapters.views import agencies, meta
+from domain.codes import AgencyStatus, Tier
+from domain.directory import DirectoryEntry
+
+_ENTRY = (
+    agencies.c.code,
+    agencies.c.tier,
+    agencies.c.parent,
+    agencies.c.remote,
+    agencies.c.status,
+    agencies.c.successor,
+    agencies.c.ends_on,
+)
+_BY_CODES = sa.select(*_ENTRY).where(agencies.c.code.in_(sa.bindparam("codes", expanding=True)))
+_VERSION = sa.select(meta.c.value).where(meta.c.key == "directory")
+
+
+def _entry(row: Any) -> DirectoryEntry:
+    return DirectoryEntry(
+        row.code,
+        Tier(row.tier),
+        row.parent,
+        row.remote,
+        AgencyStatus(row.status),
+        row.successor,
+        row.ends_on,
+    )
+
+
+class SqlDirectory:
+    """Answers lookups from memory; `refresh` drops the memory when the directory changed.
+
+    The projection records the position of the last directory event it applied; comparing that
+    one value once per commit batch keeps every router process sharing a database current.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._version: str | None = None
+        self._entries: dict[str, DirectoryEntry] = {}
+
+    def refresh(self) -> None:
+        """Forgets what was cached if any directory event was projected since."""
+        with self.engine.connect() as c:
+            version = c.execute(_VERSION).scalar()
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+
+    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
+        """Returns the entries of the known codes among those given."""
+        wanted = set(codes)
+        missing = [code for code in wanted if code not in self._entries]
+        if missing:
+            with self.engine.connect() as c:
+                rows = c.execute(_BY_CODES, {"codes": missing}).all()
+            # Only agencies that exist are kept: a code unknown now may be registered next.
+            self._entries.update((r.code, _entry(r)) for r in rows)
+        return {code: self._entries[code] for code in wanted if code in self._entries}
+
+    def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
+        """Returns the agencies of a tier in the subtree of an agency, itself included."""
+        subtree = sa.select(agencies.c.code).where(agencies.c.code == under).cte(recursive=True)
+        subtree = subtree.union(
+            sa.select(agencies.c.code).where(agencies.c.parent == subtree.c.code)
+        )
+        query = (
+            sa.select(*_ENTRY)
+            .where(agencies.c.code.in_(sa.select(subtree.c.code)), agencies.c.tier == tier.value)
+            .order_by(agencies.c.code)
+        )
+        with self.engine.connect() as c:
+            return [_entry(r) for r in c.execute(query)]
