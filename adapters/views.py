@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 meta = sa.Table(
     "view_meta",
@@ -217,7 +217,13 @@ class Views:
                 .order_by(recipient_history.c.position)
             ).all()
         document = dict(row._mapping)
-        document["recipients"] = [dict(r._mapping) | {"history": []} for r in lines]
+        # A recipient's history starts with its state at sending, which the view derives
+        # instead of storing a row for every recipient of every document.
+        document["recipients"] = [
+            dict(r._mapping)
+            | {"history": [{"status": _FIRST[r.route], "note": None, "by": None, "at": r.sent_at}]}
+            for r in lines
+        ]
         by_agency = {r["agency"]: r for r in document["recipients"]}
         for h in history:
             by_agency[h.agency]["history"].append(
@@ -309,6 +315,9 @@ class Views:
         for item in page.items:
             item["recipients"] = by_document[item["id"]]
         return page
+
+
+_FIRST = {"local": "delivered", "axis": "queued"}
 
 
 def _page(rows: list[dict[str, Any]], limit: int) -> Page:
