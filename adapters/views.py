@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 metadata = sa.MetaData()
 
@@ -233,39 +233,29 @@ class Views:
 
     def inbox(self, agency: str, filters: dict[str, str], before: int | None, limit: int) -> Page:
         """Lists documents addressed to an agency, newest first."""
-        r, d = recipients, documents
-        query = (
-            sa.select(
-                d.c.id,
-                d.c.sender,
-                d.c.subject,
-                d.c.code_number,
-                d.c.code_notation,
-                d.c.priority,
-                d.c.sent_at,
-                d.c.due_on,
-                r.c.status,
-                r.c.position,
-            )
-            .join(d, d.c.id == r.c.document_id)
-            .where(r.c.agency == agency)
-            .order_by(r.c.position.desc())
-            .limit(limit + 1)
+        # The hottest read: plain SQL on the driver, a few times faster than building and
+        # processing the same statement through SQLAlchemy Core.
+        where: list[str] = ["r.agency = ?"]
+        params: list[Any] = [agency]
+        for condition, value in (
+            ("r.position < ?", before),
+            ("r.status = ?", filters.get("status")),
+            ("r.priority = ?", filters.get("priority")),
+            ("r.sender = ?", filters.get("from")),
+            ("r.sent_at >= ?", filters.get("since")),
+            ("r.sent_at < ?", filters.get("until")),
+        ):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        sql = (
+            "SELECT d.id, d.sender, d.subject, d.code_number, d.code_notation, d.priority, "
+            "d.sent_at, d.due_on, r.status, r.position "
+            "FROM view_recipients r JOIN view_documents d ON d.id = r.document_id "
+            f"WHERE {' AND '.join(where)} ORDER BY r.position DESC LIMIT ?"
         )
-        if before is not None:
-            query = query.where(r.c.position < before)
-        if "status" in filters:
-            query = query.where(r.c.status == filters["status"])
-        if "priority" in filters:
-            query = query.where(r.c.priority == filters["priority"])
-        if "from" in filters:
-            query = query.where(r.c.sender == filters["from"])
-        if "since" in filters:
-            query = query.where(r.c.sent_at >= filters["since"])
-        if "until" in filters:
-            query = query.where(r.c.sent_at < filters["until"])
         with self.engine.connect() as c:
-            rows = [dict(row._mapping) for row in c.execute(query)]
+            rows = _fetch(c, sql, [*params, limit + 1])
         return _page(rows, limit)
 
     def outbox(self, sender: str, before: int | None, limit: int) -> Page:
@@ -318,6 +308,16 @@ class Views:
 
 
 _FIRST = {"local": "delivered", "axis": "queued"}
+
+
+def _fetch(c: Connection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Runs SQL written with ? marks on the driver and returns the rows as dicts."""
+    if c.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = c.exec_driver_sql(sql, tuple(params)).cursor
+    assert cursor is not None
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _page(rows: list[dict[str, Any]], limit: int) -> Page:
