@@ -70,7 +70,9 @@ async def readyz(request: web.Request) -> web.Response:
     lag = head - services.runner.position
     services.metrics.store_position.set(head)
     services.metrics.projection_lag.labels("exchange-views").set(max(lag, 0))
-    if lag > services.config.ready_max_lag_events or not services.runner.healthy:
+    if not services.runner.healthy:
+        return problem(503, f"the projection is failing; views stopped {lag} events behind")
+    if lag > services.config.ready_max_lag_events:
         return problem(503, f"views are {lag} events behind the store")
     return json_response(
         {"status": "ready", "store_position": head, "views_position": services.runner.position}

@@ -12,15 +12,18 @@ from router.config import MIB, Config
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, help="data directory of the embedded SQLite store")
-    parser.add_argument(
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument("--data", type=Path, help="data directory of the embedded SQLite store")
+    store.add_argument(
         "--database",
-        default=os.environ.get("LIENTHONG_DATABASE_URL"),
-        help="PostgreSQL URL (postgresql://user:pass@host:port/db); overrides --data",
+        help="PostgreSQL URL (postgresql://user:pass@host:port/db); "
+        "LIENTHONG_DATABASE_URL when neither flag is given",
     )
 
 
 def _config(args: argparse.Namespace, **extra: object) -> Config:
+    if not args.data and not args.database:
+        args.database = os.environ.get("LIENTHONG_DATABASE_URL") or None
     if not args.database and not args.data:
         sys.exit("lienthong: give --data DIR or --database URL")
     return Config(data_dir=args.data, database_url=args.database, **extra)  # type: ignore[arg-type]

@@ -86,7 +86,7 @@ def build_services(config: Config) -> Services:
         exchange, runner, metrics, config.max_batch, batch_preparer(exchange, events)
     )
     writer.start()
-    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
+    executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")
     blobs: BlobStore
     if config.database_url:
         blobs = PostgresBlobStore(views.engine)
