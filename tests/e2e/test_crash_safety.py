@@ -49,23 +49,23 @@ def _documents() -> list[Sent]:
     ]
 
 
+_SENT_FIELDS = (
+    "external_id",
+    "code_number",
+    "code_notation",
+    "document_type",
+    "subject",
+    "promulgated_on",
+    "place",
+    "priority",
+    "due_on",
+    "signer",
+)
+
+
 def _as_sent(sender: str, body: dict[str, Any]) -> dict[str, Any]:
     """What GET /v1/documents/{id} must show of a document sent with this body."""
-    shown = {
-        k: body[k]
-        for k in (
-            "external_id",
-            "code_number",
-            "code_notation",
-            "document_type",
-            "subject",
-            "promulgated_on",
-            "place",
-            "priority",
-            "due_on",
-            "signer",
-        )
-    }
+    shown = {k: body[k] for k in _SENT_FIELDS}
     attachments = []
     for a in body["attachments"]:
         data = base64.b64decode(a["content_base64"])
@@ -81,22 +81,7 @@ def _as_sent(sender: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _as_shown(doc: dict[str, Any]) -> dict[str, Any]:
-    shown = {
-        k: doc[k]
-        for k in (
-            "external_id",
-            "code_number",
-            "code_notation",
-            "document_type",
-            "subject",
-            "promulgated_on",
-            "place",
-            "priority",
-            "due_on",
-            "signer",
-            "from",
-        )
-    }
+    shown = {k: doc[k] for k in (*_SENT_FIELDS, "from")}
     attachments = [
         {k: a[k] for k in ("name", "content_type", "size", "sha256")} for a in doc["attachments"]
     ]
