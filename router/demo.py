@@ -40,6 +40,8 @@ async def seed(app: web.Application, base_url: str) -> None:
             tokens[code] = token
     app[SERVICES].auth.forget()
     lines = ["", "lienthong demo province (tokens are new at every start):"]
+    if app[SERVICES].config.operator_token:
+        lines.append(f"  operator       {app[SERVICES].config.operator_token}")
     lines += [f"  {code}  {token}" for code, token in tokens.items()]
     body = {
         "external_id": "DEMO-1",
