@@ -14,7 +14,6 @@ from domain.codes import Tier
 from domain.commands import Command, RegisterAgency, ReportStatus, SendDocument
 from domain.document import Document
 from domain.errors import Conflict, Invalid
-from domain.exchange import Exchange
 from ops.metrics import Metrics
 from router.config import Config
 from router.services import open_exchange
@@ -163,7 +162,3 @@ async def test_a_concurrent_writer_is_retried_not_lost(
     stored: Document = harness.exchange.repository.get(doc)
     assert {a: r.state for a, r in stored.recipients.items()} == {COMMUNE: "03", COMMUNE_2: "03"}
     assert stored.version == 3
-
-
-def test_the_exchange_is_shared_by_type(harness: Harness) -> None:
-    assert isinstance(harness.exchange, Exchange)
