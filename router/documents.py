@@ -20,7 +20,7 @@ from domain.directory import Group
 from domain.document import Document
 from domain.errors import FieldError, Invalid, NotFound, TooLarge
 from router.auth import AGENCY, AUDITOR, PRINCIPAL, Principal
-from router.http import json_response, read_json
+from router.http import StoredDataCorrupt, json_response, read_json
 from router.services import SERVICES, Services
 from router.wire import DocumentIn, RevokeIn, StatusIn, decode, encode
 
@@ -205,26 +205,36 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
         raise NotFound("attachment not found")
     attachment = document["attachments"][int(n)]
     services = request.app[SERVICES]
-    chunks = services.blobs.chunks(attachment["sha256"])
+    sha256 = attachment["sha256"]
+    chunks = services.blobs.chunks(sha256)
     response = web.StreamResponse(
         headers={
             "Content-Type": attachment["content_type"],
             "Content-Length": str(attachment["size"]),
-            "ETag": f'"{attachment["sha256"]}"',
+            "ETag": f'"{sha256}"',
             "Content-Disposition": "attachment; filename*=UTF-8''"
             + quote(attachment["name"], safe=""),
         }
     )
-    first = await services.call(next, chunks, b"")
-    await response.prepare(request)
-    chunk = first
+    # Each chunk is sent only once the next one is read, and the last only once the digest is
+    # verified: altered bytes end the download short (or, for one chunk, answer 500) instead of
+    # reaching the caller whole.
     try:
-        while chunk:
-            await response.write(chunk)
-            chunk = await services.call(next, chunks, b"")
+        held = await services.call(next, chunks, None)
+        ahead = await services.call(next, chunks, None) if held is not None else None
+        await response.prepare(request)
+        while held is not None:
+            await response.write(held)
+            if ahead is None:
+                break
+            held, ahead = ahead, await services.call(next, chunks, None)
     except CorruptBlob:
-        log.error("attachment %s failed verification; aborting the download", attachment["sha256"])
-        raise
+        log.error("attachment %s failed verification; the download is refused", sha256)
+        if not response.prepared:
+            raise StoredDataCorrupt(f"attachment {n} failed its integrity check") from None
+        if request.transport is not None:
+            request.transport.close()  # the caller sees a short body, never the altered end
+        raise ConnectionResetError("attachment failed its integrity check") from None
     await response.write_eof()
     return response
 

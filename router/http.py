@@ -30,6 +30,10 @@ class Unauthorized(Exception):
     """No token, or a token nobody holds (HTTP 401)."""
 
 
+class StoredDataCorrupt(Exception):
+    """Stored bytes no longer match their recorded digest (HTTP 500, and an operator alarm)."""
+
+
 class UnsupportedMediaType(Exception):
     """A body that is not application/json (HTTP 415)."""
 
@@ -73,6 +77,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return problem(401, str(e), headers={"WWW-Authenticate": "Bearer"})
     except UnsupportedMediaType as e:
         return problem(415, str(e))
+    except StoredDataCorrupt as e:
+        return problem(500, f"{e}; the operator has been alerted by the log")
     except StoreUnavailable:
         return problem(
             503,

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import aiohttp
+import psycopg
+import pytest
+
+from router.config import Config
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import (
     COMMUNE,
@@ -231,3 +238,44 @@ async def test_the_directory_lists_and_filters_agencies(api: Api) -> None:
         "successor": None,
         "ends_on": None,
     }
+
+
+async def tamper(store_config: Config, sha256: str) -> None:
+    """Alters a stored attachment behind the router's back, keeping its length."""
+    if store_config.database_url:
+        async with await psycopg.AsyncConnection.connect(store_config.database_url) as c:
+            await c.execute(
+                "UPDATE attachment_blobs SET content = overlay(content placing 'X' from 1) "
+                "WHERE sha256 = %s",
+                (sha256,),
+            )
+            await c.commit()
+        return
+    assert store_config.data_dir is not None
+    path = store_config.data_dir / "blobs" / sha256[:2] / sha256
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("size", [100, 600_000])
+async def test_an_altered_attachment_is_never_served_whole(
+    api: Api, store_config: Config, size: int
+) -> None:
+    await api.province()
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    _, sent = await api.send(PROVINCE, [COMMUNE], attachments=[attachment("a.pdf", data)])
+    _, doc = await api.call("GET", f"/v1/documents/{sent['id']}", api.tokens[COMMUNE])
+    path = f"/v1/documents/{sent['id']}/attachments/0"
+    headers = {"Authorization": f"Bearer {api.tokens[COMMUNE]}"}
+    async with api.session.request("GET", path, headers=headers) as r:
+        assert await r.read() == data
+    await tamper(store_config, doc["attachments"][0]["sha256"])
+    received = b""
+    with contextlib.suppress(aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
+        async with api.session.request("GET", path, headers=headers) as r:
+            if r.status == 500:
+                assert r.headers["Content-Type"] == "application/problem+json"
+                return
+            received = await r.read()
+    assert len(received) < len(data)
