@@ -6,8 +6,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
+from uuid import UUID
 
-from domain.codes import DELIVERED, QUEUED, AgencyStatus, Route, Tier, check_agency_code
+from eventsourcing.application import AggregateNotFoundError, Application
+
+from domain.agency import Agency
+from domain.codes import (
+    DELIVERED,
+    QUEUED,
+    AgencyStatus,
+    Route,
+    Tier,
+    agency_id,
+    check_agency_code,
+)
 from domain.errors import FieldError, Forbidden, Invalid
 
 # Vietnam keeps UTC+7 all year; "today" for effective dates is the Vietnamese calendar day.
@@ -173,3 +185,47 @@ def _is_code(code: str) -> bool:
     except Invalid:
         return False
     return True
+
+
+class RepositoryDirectory:
+    """Directory read straight from the Agency aggregates: always current, slower."""
+
+    def __init__(self, exchange: Application[UUID]) -> None:
+        self._exchange = exchange
+
+    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
+        """Loads each agency's aggregate."""
+        found = {}
+        for code in codes:
+            try:
+                agency: Agency = self._exchange.repository.get(agency_id(code))
+            except AggregateNotFoundError:
+                continue
+            found[code] = DirectoryEntry(
+                agency.code,
+                agency.tier,
+                agency.parent,
+                agency.remote,
+                agency.status,
+                agency.successor,
+                agency.ends_on,
+            )
+        return found
+
+    def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
+        """Walks every registered agency (from the log) to find the subtree."""
+        registered = self._exchange.recorder.select_notifications(
+            start=1, limit=1_000_000, topics=[Agency.Registered.TOPIC]
+        )
+        everyone = self.lookup(
+            self._exchange.mapper.to_domain_event(n).code  # type: ignore[attr-defined]
+            for n in registered
+        )
+        inside, frontier = {under}, [under]
+        while frontier:
+            parent = frontier.pop()
+            for entry in everyone.values():
+                if entry.parent == parent and entry.code not in inside:
+                    inside.add(entry.code)
+                    frontier.append(entry.code)
+        return [e for c, e in sorted(everyone.items()) if c in inside and e.tier is tier]

@@ -10,7 +10,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
 
 from domain.agency import Agency, Auditor
-from domain.codes import Tier, agency_id, auditor_id, check_agency_code, document_id
+from domain.codes import agency_id, auditor_id, check_agency_code, document_id
 from domain.commands import (
     Command,
     MergeAgency,
@@ -27,8 +27,8 @@ from domain.commands import (
 )
 from domain.directory import (
     Directory,
-    DirectoryEntry,
     RecipientResolver,
+    RepositoryDirectory,
     today_in_vietnam,
 )
 from domain.document import Document
@@ -287,47 +287,3 @@ _HANDLERS: dict[type, str] = {
     ReportStatus: "report_status",
     RevokeDocument: "revoke_document",
 }
-
-
-class RepositoryDirectory:
-    """Directory read straight from the Agency aggregates: always current, slower."""
-
-    def __init__(self, exchange: Application[UUID]) -> None:
-        self._exchange = exchange
-
-    def lookup(self, codes: Iterable[str]) -> dict[str, DirectoryEntry]:
-        """Loads each agency's aggregate."""
-        found = {}
-        for code in codes:
-            try:
-                agency: Agency = self._exchange.repository.get(agency_id(code))
-            except AggregateNotFoundError:
-                continue
-            found[code] = DirectoryEntry(
-                agency.code,
-                agency.tier,
-                agency.parent,
-                agency.remote,
-                agency.status,
-                agency.successor,
-                agency.ends_on,
-            )
-        return found
-
-    def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
-        """Walks every registered agency (from the log) to find the subtree."""
-        registered = self._exchange.recorder.select_notifications(
-            start=1, limit=1_000_000, topics=[Agency.Registered.TOPIC]
-        )
-        everyone = self.lookup(
-            self._exchange.mapper.to_domain_event(n).code  # type: ignore[attr-defined]
-            for n in registered
-        )
-        inside, frontier = {under}, [under]
-        while frontier:
-            parent = frontier.pop()
-            for entry in everyone.values():
-                if entry.parent == parent and entry.code not in inside:
-                    inside.add(entry.code)
-                    frontier.append(entry.code)
-        return [e for c, e in sorted(everyone.items()) if c in inside and e.tier is tier]

@@ -1,8 +1,10 @@
-"""Inbox, outbox and the event history for auditors."""
+"""Inbox, outbox, and the event history: all of it for auditors, a document's for its parties."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
 from aiohttp import web
 
@@ -10,7 +12,7 @@ from adapters.eventlog import rfc3339
 from domain.codes import AGENCY_CODE, Priority
 from domain.errors import Invalid
 from router.auth import AGENCY, AUDITOR, PRINCIPAL
-from router.documents import addressed
+from router.documents import addressed, visible
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, whole_number
 from router.services import SERVICES
 
@@ -113,8 +115,35 @@ async def events(request: web.Request) -> web.Response:
     return json_response({"items": items, "next_after": items[-1]["position"] if items else after})
 
 
+async def history(request: web.Request) -> web.Response:
+    """GET /v1/documents/{id}/history: the document's events; a recipient sees its own part."""
+    document, principal = await visible(request)
+    services = request.app[SERVICES]
+    items = await services.call(services.events.stream, UUID(document["id"]))
+    if principal.kind == AGENCY and principal.subject != document["sender"]:
+        items = [_own_part(item, principal.subject) for item in items]
+        items = [item for item in items if item is not None]
+    return json_response({"items": items})
+
+
+def _own_part(item: dict[str, Any], agency: str) -> dict[str, Any] | None:
+    data = item["data"]
+    if item["type"] == "DocumentSent":
+        data = data | {"recipients": [r for r in data["recipients"] if r["agency"] == agency]}
+    elif item["type"] == "DocumentStatusReported":
+        if data["agency"] != agency:
+            return None
+    elif item["type"] == "DocumentRevoked":
+        data = data | {
+            "removed": [a for a in data["removed"] if a == agency],
+            "asked": [a for a in data["asked"] if a == agency],
+        }
+    return item | {"data": data}
+
+
 ROUTES = [
     web.get("/v1/inbox", inbox),
     web.get("/v1/outbox", outbox),
     web.get("/v1/events", events),
+    web.get("/v1/documents/{id}/history", history),
 ]

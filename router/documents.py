@@ -133,7 +133,7 @@ def _document_id(request: web.Request) -> UUID:
         raise NotFound("document not found") from None
 
 
-async def _visible(request: web.Request) -> tuple[dict[str, Any], Principal]:
+async def visible(request: web.Request) -> tuple[dict[str, Any], Principal]:
     """Loads a document the caller may see, trimmed to the caller's part."""
     principal = request[PRINCIPAL]
     principal.require(AGENCY, AUDITOR)
@@ -193,13 +193,13 @@ def _present(document: dict[str, Any]) -> dict[str, Any]:
 
 async def get_document(request: web.Request) -> web.Response:
     """GET /v1/documents/{id}."""
-    document, _ = await _visible(request)
+    document, _ = await visible(request)
     return json_response(_present(document))
 
 
 async def get_attachment(request: web.Request) -> web.StreamResponse:
     """GET /v1/documents/{id}/attachments/{n}: the bytes, verified against their digest."""
-    document, _ = await _visible(request)
+    document, _ = await visible(request)
     n = request.match_info["n"]
     if not (n.isascii() and n.isdigit()) or int(n) >= len(document["attachments"]):
         raise NotFound("attachment not found")
@@ -300,37 +300,10 @@ async def revoke(request: web.Request) -> web.Response:
     )
 
 
-async def history(request: web.Request) -> web.Response:
-    """GET /v1/documents/{id}/history: the document's events; a recipient sees its own part."""
-    document, principal = await _visible(request)
-    services = request.app[SERVICES]
-    items = await services.call(services.events.stream, UUID(document["id"]))
-    if principal.kind == AGENCY and principal.subject != document["sender"]:
-        items = [_own_part(item, principal.subject) for item in items]
-        items = [item for item in items if item is not None]
-    return json_response({"items": items})
-
-
-def _own_part(item: dict[str, Any], agency: str) -> dict[str, Any] | None:
-    data = item["data"]
-    if item["type"] == "DocumentSent":
-        data = data | {"recipients": [r for r in data["recipients"] if r["agency"] == agency]}
-    elif item["type"] == "DocumentStatusReported":
-        if data["agency"] != agency:
-            return None
-    elif item["type"] == "DocumentRevoked":
-        data = data | {
-            "removed": [a for a in data["removed"] if a == agency],
-            "asked": [a for a in data["asked"] if a == agency],
-        }
-    return item | {"data": data}
-
-
 ROUTES = [
     web.post("/v1/documents", send),
     web.get("/v1/documents/{id}", get_document),
     web.get("/v1/documents/{id}/attachments/{n}", get_attachment),
     web.post("/v1/documents/{id}/status", report_status),
     web.post("/v1/documents/{id}/revoke", revoke),
-    web.get("/v1/documents/{id}/history", history),
 ]

@@ -8,7 +8,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import RecordConflictError
@@ -22,14 +21,6 @@ from ops.metrics import Metrics
 log = logging.getLogger(__name__)
 
 _STOP = object()
-
-
-@dataclass(frozen=True)
-class Committed:
-    """A command's outcome and the event position that holds it (None if nothing was recorded)."""
-
-    outcome: Outcome
-    position: int | None
 
 
 class StoreUnavailable(Exception):
@@ -94,13 +85,13 @@ class GroupCommitWriter:
             self.metrics.commit_batch.observe(len(batch))
             # Project in this thread before answering, so a 2xx read-your-write holds; a failed
             # projection still answers (the events are committed) and is retried by the poller.
-            if any(isinstance(r, Committed) and r.position is not None for r in results):
+            if any(isinstance(r, Outcome) and r.recorded for r in results):
                 self.runner.catch_up(checked=False)
             _deliver([future for _, future in batch], results)
             if stopping:
                 return
 
-    def _commit(self, commands: Sequence[Command]) -> list[Committed | BaseException]:
+    def _commit(self, commands: Sequence[Command]) -> list[Outcome | BaseException]:
         decided: list[Outcome | BaseException] = []
         try:
             uow = self.prepare(commands)
@@ -118,14 +109,10 @@ class GroupCommitWriter:
                 return [self._commit_one(command) for command in commands]
             log.exception("commit failed")
             return [StoreUnavailable(str(e))]
-        position = recordings[-1].notification.id if recordings else None
-        self._count(recordings, decided)
-        return [
-            Committed(d, position if d.recorded else None) if isinstance(d, Outcome) else d
-            for d in decided
-        ]
+        self._count(recordings)
+        return decided
 
-    def _commit_one(self, command: Command) -> Committed | BaseException:
+    def _commit_one(self, command: Command) -> Outcome | BaseException:
         for _ in range(3):
             uow = self.exchange.unit_of_work()
             try:
@@ -138,12 +125,11 @@ class GroupCommitWriter:
             except Exception as e:
                 log.exception("commit failed")
                 return StoreUnavailable(str(e))
-            self._count(recordings, [outcome])
-            position = recordings[-1].notification.id if recordings else None
-            return Committed(outcome, position if outcome.recorded else None)
+            self._count(recordings)
+            return outcome
         return Conflict("the resource changed concurrently; try again")
 
-    def _count(self, recordings: Sequence[Any], decided: Sequence[Any]) -> None:
+    def _count(self, recordings: Sequence[Any]) -> None:
         if recordings:
             self.metrics.events_committed.inc(len(recordings))
             self.metrics.store_position.set(recordings[-1].notification.id)
@@ -165,4 +151,4 @@ def _settle(pairs: list[tuple[asyncio.Future[Outcome], Any]]) -> None:
         if isinstance(result, BaseException):
             future.set_exception(result)
         else:
-            future.set_result(result.outcome)
+            future.set_result(result)
