@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
+from eventsourcing.persistence import Recording
 
 from domain.agency import Agency, Auditor
 from domain.codes import agency_id, auditor_id, check_agency_code, document_id
@@ -98,8 +99,17 @@ class Exchange(Application[UUID]):
         """Runs one command and commits what it changed."""
         uow = self.unit_of_work()
         outcome = self.handle(command, uow)
-        self.save(*uow.changed())
+        self.commit(uow)
         return outcome
+
+    def commit(self, uow: UnitOfWork) -> list[Recording[UUID]]:
+        """Appends the unit's new events in one transaction and returns their recordings.
+
+        This is `Application.save` without its generic collection step, whose protocol
+        `isinstance` checks cost a fifth of a commit; the unit already knows its aggregates.
+        """
+        events = [event for aggregate in uow.changed() for event in aggregate.collect_events()]
+        return self.events.put(events) if events else []
 
     def handle(self, command: Command, uow: UnitOfWork) -> Outcome:
         """Decides one command against the unit of work, without saving."""

@@ -100,7 +100,7 @@ class GroupCommitWriter:
                     decided.append(self.exchange.handle(command, uow))
                 except DomainError as e:
                     decided.append(e)
-            recordings = self.exchange.save(*uow.changed())
+            recordings = self.exchange.commit(uow)
         except RecordConflictError:
             # Another process wrote first, or a retry raced its original: decide each again alone.
             return [self._commit_one(command) for command in commands]
@@ -117,7 +117,7 @@ class GroupCommitWriter:
             uow = self.exchange.unit_of_work()
             try:
                 outcome = self.exchange.handle(command, uow)
-                recordings = self.exchange.save(*uow.changed())
+                recordings = self.exchange.commit(uow)
             except DomainError as e:
                 return e
             except RecordConflictError:
