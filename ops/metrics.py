@@ -83,7 +83,7 @@ class Metrics:
             registry=r,
         )
         self.attachment_bytes = Counter(
-            "lienthong_attachment_bytes_received",
+            "lienthong_attachment_received_bytes",
             "Attachment bytes received (before dedup).",
             registry=r,
         )
