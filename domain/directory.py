@@ -55,6 +55,13 @@ def status_on(status: str, successor: str | None, ends_on: str | None, day: str)
     return status
 
 
+def check_can_write(entry: DirectoryEntry | None, code: str, day: str) -> None:
+    """Raises Forbidden unless the agency is active on that day (it may send and answer)."""
+    state = entry.status_on(day) if entry else "unknown"
+    if state != "active":
+        raise Forbidden(f"agency {code} may not write while {state}")
+
+
 class Directory(Protocol):
     """Port: looks agencies up by code and by subtree."""
 
@@ -92,10 +99,7 @@ class RecipientResolver:
         errors: list[FieldError] = []
         targets = self._direct(sender, to, errors) + self._grouped(sender, groups, errors)
         known = self.directory.lookup({sender} | {t.code for t in targets})
-        entry = known.get(sender)
-        if entry is None or entry.status_on(self.today) != "active":
-            state = entry.status_on(self.today) if entry else "unknown"
-            raise Forbidden(f"agency {sender} may not write while {state}")
+        check_can_write(known.get(sender), sender, self.today)
         if not to and not groups:
             errors.append(FieldError("to", "at least one recipient is required"))
         lines: dict[str, dict[str, str]] = {}

@@ -30,6 +30,7 @@ from domain.directory import (
     Directory,
     RecipientResolver,
     RepositoryDirectory,
+    check_can_write,
     today_in_vietnam,
 )
 from domain.document import Document
@@ -257,10 +258,7 @@ class Exchange(Application[UUID]):
         return Outcome(document)
 
     def _check_active(self, code: str) -> None:
-        entry = self.directory.lookup([code]).get(code)
-        state = entry.status_on(self.today()) if entry else "unknown"
-        if state != "active":
-            raise Forbidden(f"agency {code} may not write while {state}")
+        check_can_write(self.directory.lookup([code]).get(code), code, self.today())
 
     def report_status(self, cmd: ReportStatus, uow: UnitOfWork) -> Outcome:
         """Records a recipient's processing status."""
