@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -54,61 +55,57 @@ class EventLog:
 
     def stream(self, stream_id: UUID) -> list[dict[str, Any]]:
         """Returns every event of one aggregate with its position in the history."""
-        recorder = self.recorder
-        if isinstance(recorder, SQLiteApplicationRecorder):
-            sql = (
-                f"SELECT rowid AS position, originator_version, topic, state "
-                f"FROM {recorder.events_table_name} WHERE originator_id=? "
-                "ORDER BY originator_version"
-            )
-            key: Any = stream_id.hex
-        elif isinstance(recorder, PostgresApplicationRecorder):
-            sql = (
-                f"SELECT notification_id AS position, originator_version, topic, state "
-                f"FROM {recorder.datastore.schema}.{recorder.events_table_name} "
-                "WHERE originator_id=%s ORDER BY originator_version"
-            )
-            key = stream_id
-        else:
+        table = _events_table(self.recorder)
+        if table is None:
             return [
                 self._item(0, stream_id, e.originator_version, e.topic, e.state)
-                for e in recorder.select_events(stream_id)
+                for e in self.recorder.select_events(stream_id)
             ]
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, (key,))
-            rows = cursor.fetchall()
+        name, position, mark, key = table
+        sql = (
+            f"SELECT {position} AS position, originator_version, topic, state FROM {name} "
+            f"WHERE originator_id={mark} ORDER BY originator_version"
+        )
         return [
             self._item(
                 r["position"], stream_id, r["originator_version"], r["topic"], bytes(r["state"])
             )
-            for r in rows
+            for r in self._query(sql, [key(stream_id)])
         ]
 
     def existing(self, stream_ids: list[UUID]) -> set[UUID]:
         """Returns which of the given streams have events, in one query."""
-        recorder = self.recorder
+        table = _events_table(self.recorder)
         if not stream_ids:
             return set()
-        if isinstance(recorder, SQLiteApplicationRecorder):
-            marks = ",".join("?" * len(stream_ids))
-            sql = (
-                f"SELECT originator_id FROM {recorder.events_table_name} "
-                f"WHERE originator_version=1 AND originator_id IN ({marks})"
-            )
-            keys: list[Any] = [s.hex for s in stream_ids]
-        elif isinstance(recorder, PostgresApplicationRecorder):
-            sql = (
-                f"SELECT originator_id FROM {recorder.datastore.schema}."
-                f"{recorder.events_table_name} "
-                "WHERE originator_version=1 AND originator_id = ANY(%s)"
-            )
-            keys = [stream_ids]
-        else:
-            return {s for s in stream_ids if recorder.select_events(s, limit=1)}
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, keys)
-            return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
+        if table is None:
+            return {s for s in stream_ids if self.recorder.select_events(s, limit=1)}
+        name, _, mark, key = table
+        sql = (
+            f"SELECT originator_id FROM {name} WHERE originator_version=1 "
+            f"AND originator_id IN ({','.join(mark for _ in stream_ids)})"
+        )
+        rows = self._query(sql, [key(s) for s in stream_ids])
+        return {UUID(str(row["originator_id"])) for row in rows}
+
+    def _query(self, sql: str, params: list[Any]) -> list[Any]:
+        with self.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
 
     def max_position(self) -> int:
         """Returns the position of the newest event (0 when empty)."""
         return self.recorder.max_notification_id() or 0
+
+
+def _events_table(
+    recorder: ApplicationRecorder,
+) -> tuple[str, str, str, Callable[[UUID], Any]] | None:
+    """How to query a recorder's events table directly: its name, position column, parameter
+    mark and id form; None for a recorder without SQL (the in-memory one)."""
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return recorder.events_table_name, "rowid", "?", lambda s: s.hex
+    if isinstance(recorder, PostgresApplicationRecorder):
+        name = f"{recorder.datastore.schema}.{recorder.events_table_name}"
+        return name, "notification_id", "%s", lambda s: s
+    return None
