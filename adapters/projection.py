@@ -1,9 +1,8 @@
-"""The projection that keeps the views, and the thread that runs it."""
+"""The projection that keeps the views: one transaction writes rows and tracking together."""
 
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +16,6 @@ from adapters import views as v
 from adapters.eventlog import rfc3339
 from domain.agency import Agency, Auditor
 from domain.document import Document, state_after_report
-
-log = logging.getLogger(__name__)
 
 
 class _Writes:

@@ -142,14 +142,6 @@ def drop_views(engine: Engine) -> None:
 
 
 @dataclass(frozen=True)
-class Principal:
-    """Who a token belongs to."""
-
-    kind: str
-    subject: str
-
-
-@dataclass(frozen=True)
 class Page:
     """One page of a keyset-paginated list."""
 
@@ -163,22 +155,14 @@ class Views:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def principal(self, token_sha256: str) -> Principal | None:
-        """Returns the principal holding the token with this hash."""
+    def principal(self, token_sha256: str) -> tuple[str, str] | None:
+        """Returns the kind and subject of the principal holding the token with this hash."""
         query = sa.select(principals.c.kind, principals.c.subject).where(
             principals.c.token_sha256 == token_sha256
         )
         with self.engine.connect() as c:
             row = c.execute(query).first()
-        return Principal(row.kind, row.subject) if row else None
-
-    def position(self, name: str) -> int:
-        """Returns how far the named projection has got."""
-        with self.engine.connect() as c:
-            value = c.execute(
-                sa.select(tracking.c.position).where(tracking.c.name == name)
-            ).scalar()
-        return int(value or 0)
+        return (row.kind, row.subject) if row else None
 
     def agency(self, code: str) -> dict[str, Any] | None:
         """Returns one agency of the directory."""

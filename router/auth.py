@@ -83,7 +83,7 @@ class Authenticator:
             return cached[0]
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(self._executor, self._views.principal, digest)
-        principal = Principal(found.kind, found.subject) if found else None
+        principal = Principal(*found) if found else None
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[digest] = (principal, now + self._ttl)

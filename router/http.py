@@ -6,7 +6,6 @@ import asyncio
 import base64
 import binascii
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
@@ -155,9 +154,3 @@ def decode_cursor(request: web.Request, kind: type) -> Any:
     ):
         raise Invalid.field("cursor", "not a cursor this router issued")
     return value
-
-
-def timer() -> Callable[[], float]:
-    """Returns a function giving seconds since the call."""
-    started = time.perf_counter()
-    return lambda: time.perf_counter() - started

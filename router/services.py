@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
@@ -24,8 +24,6 @@ from ops.metrics import Metrics
 from router.auth import Authenticator
 from router.config import Config
 from router.writer import GroupCommitWriter
-
-T = TypeVar("T")
 
 
 @dataclass

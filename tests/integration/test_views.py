@@ -21,12 +21,13 @@ from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, MINISTRY, PROVINCE, 
 def snapshot(config: Config) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every view, in a stable order."""
     exchange, views = open_exchange(config)
+    projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
     try:
         with views.engine.connect() as c:
             return {
                 table.name: sorted(tuple(map(repr, row)) for row in c.execute(sa.select(table)))
                 for table in v.VIEW_TABLES
-            } | {"position": [(views.position(ExchangeProjection.name),)]}
+            } | {"position": [(projection.tracked_position(),)]}
     finally:
         exchange.close()
         views.engine.dispose()
