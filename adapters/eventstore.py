@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -52,6 +55,36 @@ class DurableSQLiteFactory(SQLiteFactory):
             db_name=original.db_name, lock_timeout=original.lock_timeout
         )
         original.close()
+
+
+class WriteLock:
+    """Serialises one kind of write among the threads of a process and, given a file, among the
+    processes that open the same file (`serve --workers N` on one SQLite data directory).
+
+    SQLite would serialise those writers too, but a writer that finds the database locked sleeps
+    and retries (1, 2, 5, 10 ms...), so under load most of a second worker's time went to sleep;
+    a blocked flock wakes the moment the holder lets go.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        """Closes the lock file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 # Any constant will do, as long as every router process uses the same one.

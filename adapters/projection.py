@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import msgspec
@@ -69,10 +71,17 @@ class ExchangeProjection:
 
     name = "exchange-views"
 
-    def __init__(self, engine: Engine, recorder: ApplicationRecorder, mapper: Mapper[Any]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[Any],
+        lock: AbstractContextManager[Any] | None = None,
+    ) -> None:
         self.engine = engine
         self.recorder = recorder
         self.mapper = mapper
+        self.lock = lock or contextlib.nullcontext()
         self._handlers: dict[type, Callable[[_Writes, int, Any], None]] = {
             Agency.Registered: self._agency_registered,
             Agency.TokenRotated: self._token_rotated,
@@ -115,7 +124,7 @@ class ExchangeProjection:
             tracked = self.tracked_position()
             if (self.recorder.max_notification_id() or 0) <= tracked:
                 return tracked, False
-        with self.engine.begin() as c:
+        with self.lock, self.engine.begin() as c:
             # Writing the tracking row first takes the lock (a row lock in PostgreSQL, the
             # write lock in SQLite), so concurrent runners apply each event exactly once.
             mine = v.tracking.c.name == self.name

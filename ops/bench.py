@@ -142,18 +142,20 @@ def compared(row: Row, hello: Row, lags: list[int]) -> Row:
 
 
 async def router_phase(
-    ctx: Context, store: str, database: str | None, hello: Row, inbox: bool
+    ctx: Context, store: str, database: str | None, hello: Row, workers: int, inbox: bool
 ) -> list[Row]:
     """Sends (and on request the inbox) against one lienthong server on a fresh store."""
     operator, port = secrets.token_urlsafe(32), procs.free_port()
-    argv = procs.lienthong_argv(port, ctx.workdir / f"data-{store}", database)
+    name = f"{store}-{workers}w"
+    argv = procs.lienthong_argv(port, ctx.workdir / f"data-{name}", database, workers)
     env = procs.server_env(operator)
-    async with procs.serve(f"lienthong-{store}", argv, port, ctx.workdir, env) as server:
-        console.log(f"lienthong on {store}: pid {server.pid}, {server.base_url}")
+    async with procs.serve(f"lienthong-{name}", argv, port, ctx.workdir, env) as server:
+        console.log(f"lienthong on {store}, {workers} workers: pid {server.pid}, {server.base_url}")
         tokens = await register(ctx, server.base_url, operator)
+        processes = "1 process" if workers == 1 else f"{workers} processes"
         row, lags = await measure_sends(
             ctx,
-            f"lienthong {store}: POST /v1/documents",
+            f"lienthong {store}, {processes}: POST /v1/documents",
             server,
             "/v1/documents",
             tokens[SENDER],
@@ -239,11 +241,15 @@ async def phases(ctx: Context) -> list[Row]:
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     hello = await hello_phase(ctx)
-    rows = [hello, *await router_phase(ctx, "sqlite", None, hello, inbox=True)]
+    many = ctx.opts.workers
+    rows = [hello, *await router_phase(ctx, "sqlite", None, hello, 1, inbox=many == 1)]
+    if many > 1:
+        rows += await router_phase(ctx, "sqlite", None, hello, many, inbox=True)
     admin = os.environ.get("LIENTHONG_TEST_DATABASE_URL")
     if admin and not ctx.opts.skip_postgres:
-        with procs.pg_database(admin) as database:
-            rows += await router_phase(ctx, "postgresql", database, hello, inbox=False)
+        for workers in sorted({1, many}):
+            with procs.pg_database(admin) as database:
+                rows += await router_phase(ctx, "postgresql", database, hello, workers, False)
     elif not ctx.opts.skip_postgres:
         console.log("LIENTHONG_TEST_DATABASE_URL is not set: no PostgreSQL run")
     console.log(f"load average at the end {os.getloadavg()[0]:.2f}")
@@ -267,6 +273,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--concurrency", type=int, default=32, help="connections (32)")
     p.add_argument("--inbox-docs", type=int, help="documents in the inbox (100000)")
     p.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL run")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="router processes of the scale-out rows (serve --workers; default: one per CPU)",
+    )
     p.add_argument("--quick", action="store_true", help="3 s runs and 5,000 inbox documents")
     a = p.parse_args(argv)
     if a.concurrency < 1 or (a.duration is not None and a.duration <= 0):
@@ -279,6 +291,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         inbox_docs=a.inbox_docs if a.inbox_docs is not None else 5000 if quick else 100_000,
         inbox_seconds=2.0 if quick else 5.0,
         skip_postgres=a.skip_postgres,
+        workers=max(1, a.workers),
     )
 
 

@@ -37,6 +37,7 @@ class Options:
     inbox_docs: int
     inbox_seconds: float
     skip_postgres: bool
+    workers: int
 
 
 @dataclass(frozen=True)

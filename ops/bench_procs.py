@@ -48,7 +48,9 @@ def hello_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "ops.bench_hello", "--host", HOST, "--port", str(port)]
 
 
-def lienthong_argv(port: int, data: Path | None, database: str | None) -> list[str]:
+def lienthong_argv(
+    port: int, data: Path | None, database: str | None, workers: int = 1
+) -> list[str]:
     """The command of `lienthong serve` on a data directory or a PostgreSQL database."""
     store = ["--database", database] if database else ["--data", str(data)]
     return [
@@ -61,6 +63,8 @@ def lienthong_argv(port: int, data: Path | None, database: str | None) -> list[s
         "--port",
         str(port),
         *store,
+        "--workers",
+        str(workers),
     ]
 
 
@@ -152,13 +156,19 @@ def filesystem(path: Path) -> str:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process and all its threads (None off Linux)."""
+    """User + system CPU seconds of a process, its threads and its live child processes (the
+    workers of `serve --workers N`); None off Linux."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children.update(int(c) for c in task.read_text().split())
+    return own + sum((cpu_seconds(c) or 0.0) for c in children)
 
 
 def cpu_per_answer(pid: int, before: float | None, result: Result) -> float | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -69,21 +72,34 @@ class Metrics:
             "lienthong_event_store_position",
             "Highest committed event position seen.",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.projection_position = Gauge(
             "lienthong_projection_position",
             "Event position the views include.",
             ["projection"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.projection_lag = Gauge(
             "lienthong_projection_lag_events",
             "Events committed but not yet in the views.",
             ["projection"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.attachment_bytes = Counter(
             "lienthong_attachment_received_bytes",
             "Attachment bytes received (before dedup).",
             registry=r,
         )
+
+    def exposition(self) -> bytes:
+        """The text format of /metrics: this process's registry, or every worker's when
+        `lienthong serve --workers N` runs the process (prometheus-client's multiprocess mode)."""
+        path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not path:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)

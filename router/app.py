@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from importlib.resources import files
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from router import agencies, boxes, documents
 from router.config import Config
@@ -81,7 +81,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """GET /metrics in the Prometheus text format."""
-    body = generate_latest(request.app[SERVICES].metrics.registry)
+    body = request.app[SERVICES].metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

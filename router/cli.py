@@ -48,6 +48,8 @@ def serve(args: argparse.Namespace) -> None:
         max_document_bytes=args.max_document_mib * MIB,
         max_attachment_bytes=args.max_attachment_mib * MIB,
     )
+    if args.workers > 1:
+        sys.exit(_supervise(args, config))
     app = create_app(config)
     if args.demo:
         base_url = f"http://{args.host}:{args.port}"
@@ -58,8 +60,45 @@ def serve(args: argparse.Namespace) -> None:
         app.on_startup.append(seed)
     uvloop.install()
     web.run_app(
-        app, host=args.host, port=args.port, access_log=None, print=lambda s: print(s, flush=True)
+        app,
+        host=args.host,
+        port=args.port,
+        reuse_port=args.reuse_port or None,
+        access_log=None,
+        print=lambda s: print(s, flush=True),
     )
+
+
+def _supervise(args: argparse.Namespace, config: Config) -> int:
+    """Prepares the store once, then runs args.workers children on one port."""
+    from router.services import open_exchange
+    from router.workers import supervise
+
+    exchange, views = open_exchange(config)
+    exchange.close()
+    views.engine.dispose()
+    # The URL travels in the environment, so that its password stays out of `ps`.
+    store = ["--data", str(args.data)] if args.data else []
+    env = {"LIENTHONG_DATABASE_URL": args.database} if args.database else {}
+    argv = [
+        sys.executable,
+        "-m",
+        "router.cli",
+        "serve",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        *store,
+        "--max-document-mib",
+        str(args.max_document_mib),
+        "--max-attachment-mib",
+        str(args.max_attachment_mib),
+        "--reuse-port",
+    ]
+    print(f"lienthong: {args.workers} workers on {args.host}:{args.port}", flush=True)
+    demo = ["--demo"] if args.demo else []
+    return supervise([argv + (demo if i == 0 else []) for i in range(args.workers)], env)
 
 
 def rebuild(args: argparse.Namespace) -> None:
@@ -99,6 +138,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-document-mib", type=int, default=50)
     p.add_argument("--max-attachment-mib", type=int, default=50)
     p.add_argument("--demo", action="store_true", help="seed a demo province and print tokens")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="router processes sharing the port and the store (one per core; default 1)",
+    )
+    p.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="listen with SO_REUSEPORT, beside other processes on the same port",
+    )
     p.set_defaults(func=serve)
 
     views = commands.add_parser("views", help="manage the read models").add_subparsers(

@@ -13,7 +13,7 @@ from aiohttp import web
 from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
 from adapters.directory import SqlDirectory
 from adapters.eventlog import EventLog
-from adapters.eventstore import schema_lock, store_env, views_url
+from adapters.eventstore import WriteLock, schema_lock, store_env, views_url
 from adapters.projection import ExchangeProjection
 from adapters.runner import ProjectionRunner
 from adapters.views import Views, create_engine
@@ -76,12 +76,23 @@ def build_services(config: Config) -> Services:
     """Opens the stores and starts the projection and writer threads."""
     metrics = Metrics()
     exchange, views = open_exchange(config)
-    projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
+    data = config.data_dir
+    projection = ExchangeProjection(
+        views.engine,
+        exchange.recorder,
+        exchange.mapper,
+        WriteLock(data / "views.lock" if data else None),
+    )
     runner = ProjectionRunner(projection, config.poll_interval, _progress(metrics, projection))
     runner.start()
     events = EventLog(exchange.recorder, exchange.mapper.transcoder)
     writer = GroupCommitWriter(
-        exchange, runner, metrics, config.max_batch, batch_preparer(exchange, events)
+        exchange,
+        runner,
+        metrics,
+        config.max_batch,
+        batch_preparer(exchange, events),
+        WriteLock(data / "events.lock" if data else None),
     )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from eventsourcing.persistence import RecordConflictError
@@ -37,8 +39,10 @@ class GroupCommitWriter:
         metrics: Metrics,
         max_batch: int = 256,
         prepare: Callable[[Sequence[Command]], UnitOfWork] | None = None,
+        commit_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.exchange = exchange
+        self.commit_lock = commit_lock or contextlib.nullcontext()
         self.prepare = prepare or (lambda _: exchange.unit_of_work())
         self.runner = runner
         self.metrics = metrics
@@ -100,7 +104,8 @@ class GroupCommitWriter:
                     decided.append(self.exchange.handle(command, uow))
                 except DomainError as e:
                     decided.append(e)
-            recordings = self.exchange.commit(uow)
+            with self.commit_lock:
+                recordings = self.exchange.commit(uow)
         except RecordConflictError:
             # Another process wrote first, or a retry raced its original: decide each again alone.
             return [self._commit_one(command) for command in commands]
@@ -117,7 +122,8 @@ class GroupCommitWriter:
             uow = self.exchange.unit_of_work()
             try:
                 outcome = self.exchange.handle(command, uow)
-                recordings = self.exchange.commit(uow)
+                with self.commit_lock:
+                    recordings = self.exchange.commit(uow)
             except DomainError as e:
                 return e
             except RecordConflictError:
