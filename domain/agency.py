@@ -26,6 +26,7 @@ class Agency(BaseAggregate[UUID]):
         token_sha256: str | None
         successor: str | None
         ends_on: str | None
+        pending_move: dict[str, Any] | None
 
     class Event(AggregateEvent):
         """Base of agency events."""
@@ -51,6 +52,45 @@ class Agency(BaseAggregate[UUID]):
             aggregate.token_sha256 = self.token_sha256
             aggregate.successor = None
             aggregate.ends_on = None
+            aggregate.pending_move = None
+
+    class Renamed(Event):
+        """The agency has a new official name."""
+
+        TOPIC = "AgencyRenamed"
+        name: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.name = self.name
+
+    class MoveScheduled(Event):
+        """The agency will move under another parent (and tier) on a later date."""
+
+        TOPIC = "AgencyMoveScheduled"
+        parent: str | None
+        tier: str
+        effective: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.pending_move = {
+                "parent": self.parent,
+                "tier": self.tier,
+                "effective": self.effective,
+            }
+
+    class Moved(Event):
+        """From its effective date the agency sits under another parent, in a tier; history
+        before that date keeps the old place."""
+
+        TOPIC = "AgencyMoved"
+        parent: str | None
+        tier: str
+        effective: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.parent = self.parent
+            aggregate.tier = Tier(self.tier)
+            aggregate.pending_move = None
 
     class TokenRotated(Event):
         """The agency's token was replaced; only its hash is recorded."""
@@ -125,6 +165,28 @@ class Agency(BaseAggregate[UUID]):
         if self.remote:
             raise Conflict(f"agency {self.code} is remote and has no token")
         self.trigger_event(self.TokenRotated, token_sha256=token_sha256)
+
+    def rename(self, name: str) -> bool:
+        """Renames the agency; False when the name is already this one."""
+        if name == self.name:
+            return False
+        self.trigger_event(self.Renamed, name=name)
+        return True
+
+    def move(self, parent: str | None, tier: Tier, effective: str, today: str) -> bool:
+        """Moves the agency now, or schedules the move for a later date; False when nothing
+        changes (the same place, or the same move already scheduled)."""
+        self._check_not_ended()
+        wanted = {"parent": parent, "tier": tier.value, "effective": effective}
+        if effective > today:
+            if self.pending_move == wanted:
+                return False
+            self.trigger_event(self.MoveScheduled, **wanted)
+            return True
+        if (parent, tier) == (self.parent, self.tier) and self.pending_move is None:
+            return False
+        self.trigger_event(self.Moved, **wanted)
+        return True
 
     def merge(self, into: str, effective: str) -> None:
         """Hands the agency over to its successor from the effective date."""

@@ -62,6 +62,32 @@ class RetireAgency:
 
 
 @dataclass(frozen=True)
+class RenameAgency:
+    """Gives an agency its new official name."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class MoveAgency:
+    """Re-parents an agency (a reform moves a commune from a district to the province), from a
+    date (today when None); a later date is scheduled and applied by the directory clock."""
+
+    code: str
+    parent: str | None
+    tier: Tier
+    effective: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyDueChanges:
+    """The directory clock: applies scheduled moves whose date has come."""
+
+    code: str
+
+
+@dataclass(frozen=True)
 class RegisterAuditor:
     """Creates a read-only auditor."""
 
@@ -128,6 +154,9 @@ Command = (
     | ResumeAgency
     | MergeAgency
     | RetireAgency
+    | RenameAgency
+    | MoveAgency
+    | ApplyDueChanges
     | RegisterAuditor
     | SendDocument
     | ReportStatus

@@ -11,13 +11,16 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import Recording
 
 from domain.agency import Agency, Auditor
-from domain.codes import agency_id, auditor_id, check_agency_code, document_id
+from domain.codes import Tier, agency_id, auditor_id, check_agency_code, document_id
 from domain.commands import (
+    ApplyDueChanges,
     Command,
     MergeAgency,
+    MoveAgency,
     Outcome,
     RegisterAgency,
     RegisterAuditor,
+    RenameAgency,
     ReportStatus,
     ResumeAgency,
     RetireAgency,
@@ -205,6 +208,56 @@ class Exchange(Application[UUID]):
             raise Invalid.field("effective", f"must not be before today ({today})")
         return effective
 
+    def rename_agency(self, cmd: RenameAgency, uow: UnitOfWork) -> Outcome:
+        """Gives an agency its new name (the code stays: it identifies the agency)."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        if not cmd.name.strip():
+            raise Invalid.field("name", "must not be blank")
+        return Outcome(agency, agency.rename(cmd.name))
+
+    def move_agency(self, cmd: MoveAgency, uow: UnitOfWork) -> Outcome:
+        """Re-parents an agency from a date, keeping the tree a tree with tiers in order."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        effective = self._effective(cmd.effective)
+        self._check_place(agency, cmd.parent, cmd.tier)
+        return Outcome(agency, agency.move(cmd.parent, cmd.tier, effective, self.today()))
+
+    def apply_due_changes(self, cmd: ApplyDueChanges, uow: UnitOfWork) -> Outcome:
+        """Applies an agency's scheduled move once its date has come (the directory clock)."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        move, today = agency.pending_move, self.today()
+        if move is None or move["effective"] > today:
+            return Outcome(agency, recorded=False)
+        tier = Tier(move["tier"])
+        self._check_place(agency, move["parent"], tier)
+        return Outcome(agency, agency.move(move["parent"], tier, move["effective"], today))
+
+    def _check_place(self, agency: Agency, parent_code: str | None, tier: Tier) -> None:
+        """Raises Invalid unless the agency may sit under parent_code in tier."""
+        below = {
+            entry.code: entry
+            for t in Tier
+            for entry in self.directory.members(t, agency.code)
+            if entry.code != agency.code
+        }
+        for entry in below.values():
+            if entry.parent == agency.code and not entry.remote and entry.tier.rank < tier.rank:
+                raise Invalid.field(
+                    "tier", f"{entry.code} ({entry.tier}) sits under it and cannot be above it"
+                )
+        if parent_code is None:
+            return
+        check_agency_code(parent_code, "parent")
+        if parent_code == agency.code or parent_code in below:
+            raise Invalid.field("parent", f"{parent_code} is inside the subtree of {agency.code}")
+        parent = self.directory.lookup([parent_code]).get(parent_code)
+        if parent is None:
+            raise Invalid.field("parent", f"unknown agency {parent_code}")
+        if not agency.remote and parent.tier.rank > tier.rank:
+            raise Invalid.field(
+                "parent", f"a {parent.tier} agency cannot be the parent of a {tier} agency"
+            )
+
     def register_auditor(self, cmd: RegisterAuditor, uow: UnitOfWork) -> Outcome:
         """Creates an auditor with a unique name."""
         if not cmd.name.strip():
@@ -290,6 +343,9 @@ _HANDLERS: dict[type, str] = {
     ResumeAgency: "resume_agency",
     MergeAgency: "merge_agency",
     RetireAgency: "retire_agency",
+    RenameAgency: "rename_agency",
+    MoveAgency: "move_agency",
+    ApplyDueChanges: "apply_due_changes",
     RegisterAuditor: "register_auditor",
     SendDocument: "send_document",
     ReportStatus: "report_status",
