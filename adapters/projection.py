@@ -89,10 +89,14 @@ class ExchangeProjection:
             Agency.Resumed: self._agency_status,
             Agency.Merged: self._agency_ends,
             Agency.Retired: self._agency_ends,
+            Agency.Renamed: self._agency_renamed,
+            Agency.MoveScheduled: self._move_scheduled,
+            Agency.Moved: self._agency_moved,
             Auditor.Registered: self._auditor_registered,
             Document.Sent: self._document_sent,
             Document.StatusReported: self._status_reported,
             Document.Revoked: self._document_revoked,
+            Document.HandedOver: self._handed_over,
         }
 
     def setup(self) -> None:
@@ -166,6 +170,9 @@ class ExchangeProjection:
                 "status": "active",
                 "successor": None,
                 "ends_on": None,
+                "pending_parent": None,
+                "pending_tier": None,
+                "pending_on": None,
             },
         )
         if e.token_sha256:
@@ -200,6 +207,40 @@ class ExchangeProjection:
             .where(v.agencies.c.id == str(e.originator_id))
             .values(successor=successor, ends_on=e.effective)
         )
+
+    def _agency_renamed(self, w: _Writes, position: int, e: Agency.Renamed) -> None:
+        w.directory_changed_at = position
+        w.execute(
+            v.agencies.update().where(v.agencies.c.id == str(e.originator_id)).values(name=e.name)
+        )
+
+    def _move_scheduled(self, w: _Writes, position: int, e: Agency.MoveScheduled) -> None:
+        w.directory_changed_at = position
+        w.execute(
+            v.agencies.update()
+            .where(v.agencies.c.id == str(e.originator_id))
+            .values(pending_parent=e.parent, pending_tier=e.tier, pending_on=e.effective)
+        )
+
+    def _agency_moved(self, w: _Writes, position: int, e: Agency.Moved) -> None:
+        w.directory_changed_at = position
+        w.execute(
+            v.agencies.update()
+            .where(v.agencies.c.id == str(e.originator_id))
+            .values(
+                parent=e.parent,
+                tier=e.tier,
+                pending_parent=None,
+                pending_tier=None,
+                pending_on=None,
+            )
+        )
+
+    def _handed_over(self, w: _Writes, _: int, e: Document.HandedOver) -> None:
+        where = (v.recipients.c.document_id == str(e.originator_id)) & (
+            v.recipients.c.agency == e.agency
+        )
+        w.execute(v.recipients.update().where(where).values(holder=e.to))
 
     def _auditor_registered(self, w: _Writes, _: int, e: Auditor.Registered) -> None:
         w.insert(
@@ -243,6 +284,7 @@ class ExchangeProjection:
                     "sent_at": sent_at,
                     "route": line["route"],
                     "addressed_as": line.get("addressed_as"),
+                    "holder": line["agency"],
                     "status": line["state"],
                     "before_revocation": None,
                     "updated_at": sent_at,

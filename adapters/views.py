@@ -8,10 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from domain.document import CLOSED
+
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 meta = sa.Table(
     "view_meta",
@@ -40,6 +42,10 @@ agencies = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("successor", sa.String(16)),
     sa.Column("ends_on", sa.String(10)),
+    # A move scheduled for a later date, applied by the directory clock.
+    sa.Column("pending_parent", sa.String(16)),
+    sa.Column("pending_tier", sa.String(16)),
+    sa.Column("pending_on", sa.String(10), index=True),
 )
 
 principals = sa.Table(
@@ -85,10 +91,12 @@ recipients = sa.Table(
     sa.Column("sent_at", sa.String(32), nullable=False),
     sa.Column("route", sa.String(8), nullable=False),
     sa.Column("addressed_as", sa.String(16)),
+    # Who answers for the line: the recipient, or its successor after a merge (its inbox).
+    sa.Column("holder", sa.String(16), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("before_revocation", sa.String(16)),
     sa.Column("updated_at", sa.String(32), nullable=False),
-    sa.Index("ix_view_recipients_agency_position", "agency", "position"),
+    sa.Index("ix_view_recipients_holder_position", "holder", "position"),
 )
 
 recipient_history = sa.Table(
@@ -155,14 +163,20 @@ class Views:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def principal(self, token_sha256: str) -> tuple[str, str] | None:
-        """Returns the kind and subject of the principal holding the token with this hash."""
-        query = sa.select(principals.c.kind, principals.c.subject).where(
-            principals.c.token_sha256 == token_sha256
+    def principal(self, token_sha256: str) -> tuple[str, str, str | None] | None:
+        """Returns the kind and subject of the principal holding the token with this hash, and
+        for an agency the day it was merged or retired (None if it was not)."""
+        query = (
+            sa.select(principals.c.kind, principals.c.subject, agencies.c.ends_on)
+            .outerjoin(
+                agencies,
+                (principals.c.kind == "agency") & (agencies.c.code == principals.c.subject),
+            )
+            .where(principals.c.token_sha256 == token_sha256)
         )
         with self.engine.connect() as c:
             row = c.execute(query).first()
-        return (row.kind, row.subject) if row else None
+        return (row.kind, row.subject, row.ends_on) if row else None
 
     def agency(self, code: str) -> dict[str, Any] | None:
         """Returns one agency of the directory."""
@@ -215,11 +229,36 @@ class Views:
             )
         return document
 
+    def due_moves(self, today: str) -> list[str]:
+        """Codes of agencies whose scheduled move is due."""
+        query = sa.select(agencies.c.code).where(agencies.c.pending_on <= today)
+        with self.engine.connect() as c:
+            return list(c.execute(query).scalars())
+
+    def lines_to_hand_over(self, today: str, after: str, limit: int) -> list[str]:
+        """Ids (after a given one, in order) of documents with an open line held by an agency
+        merged as of today."""
+        query = (
+            sa.select(recipients.c.document_id)
+            .join(agencies, agencies.c.code == recipients.c.holder)
+            .where(
+                agencies.c.successor.is_not(None),
+                agencies.c.ends_on <= today,
+                recipients.c.status.not_in(CLOSED),
+                recipients.c.document_id > after,
+            )
+            .distinct()
+            .order_by(recipients.c.document_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return list(c.execute(query).scalars())
+
     def inbox(self, agency: str, filters: dict[str, str], before: int | None, limit: int) -> Page:
         """Lists documents addressed to an agency, newest first."""
         # The hottest read: plain SQL on the driver, a few times faster than building and
         # processing the same statement through SQLAlchemy Core.
-        where: list[str] = ["r.agency = ?"]
+        where: list[str] = ["r.holder = ?"]
         params: list[Any] = [agency]
         for condition, value in (
             ("r.position < ?", before),
@@ -273,6 +312,7 @@ class Views:
                         recipients.c.document_id,
                         recipients.c.agency,
                         recipients.c.addressed_as,
+                        recipients.c.holder,
                         recipients.c.status,
                     )
                     .where(recipients.c.document_id.in_(ids))
@@ -283,9 +323,7 @@ class Views:
             )
         by_document: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         for line in lines:
-            by_document[line.document_id].append(
-                {"agency": line.agency, "addressed_as": line.addressed_as, "status": line.status}
-            )
+            by_document[line.document_id].append(dict(line._mapping))
         for item in page.items:
             item["recipients"] = by_document[item["id"]]
         return page

@@ -139,6 +139,14 @@ class ReportStatus:
 
 
 @dataclass(frozen=True)
+class HandOverLines:
+    """The directory clock: passes a document's open lines of merged recipients to their
+    successors."""
+
+    document_id: UUID
+
+
+@dataclass(frozen=True)
 class RevokeDocument:
     """The sender recalls a document."""
 
@@ -160,6 +168,7 @@ Command = (
     | RegisterAuditor
     | SendDocument
     | ReportStatus
+    | HandOverLines
     | RevokeDocument
 )
 

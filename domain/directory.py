@@ -150,6 +150,10 @@ class RecipientResolver:
             targets += [_Target(field, code, grouped=True) for code in members]
         return targets
 
+    def receiver(self, code: str) -> DirectoryEntry | None:
+        """The active agency that receives for code today (itself, or its last successor)."""
+        return self._follow(code, self.directory.lookup([code]))[0]
+
     def _follow(
         self, code: str, known: dict[str, DirectoryEntry]
     ) -> tuple[DirectoryEntry | None, str]:

@@ -13,6 +13,7 @@ from domain.codes import (
     ACCEPTED,
     ALLOWED_AFTER,
     DELIVERED,
+    FINAL,
     NEEDS_NOTE,
     QUEUED,
     REVOCATION_REQUESTED,
@@ -33,6 +34,21 @@ class RecipientLine:
     before_revocation: str | None = None
     last_report: tuple[str, str | None, Any] | None = None
     last_report_at: datetime | None = None
+    holder: str | None = None
+
+    @property
+    def held_by(self) -> str:
+        """The agency that answers for this line: the recipient, or the successor it was
+        handed over to after a merge."""
+        return self.holder or self.agency
+
+    @property
+    def open(self) -> bool:
+        """Tells whether the recipient still has work to do on the document."""
+        return self.state not in CLOSED
+
+
+CLOSED = FINAL | {REVOKED}
 
 
 def state_after_report(state: str, before_revocation: str | None, status: str) -> str:
@@ -130,26 +146,71 @@ class Document(BaseAggregate[UUID]):
                 line.before_revocation = line.state
                 line.state = REVOCATION_REQUESTED
 
+    class HandedOver(Event):
+        """A recipient merged into a successor; its open line passes to the successor, which
+        answers for it from now on. The line keeps its agency and history."""
+
+        TOPIC = "DocumentHandedOver"
+        agency: str
+        to: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.recipients[self.agency].holder = self.to
+
     @classmethod
     def send(cls, *, id: UUID, **fields: Any) -> Document:
         """Creates the document; the use case has validated every field."""
         return cls._create(cls.Sent, id=id, **fields)
 
     def is_party(self, agency: str) -> bool:
-        """Tells whether the agency sent or received this document."""
-        return agency == self.sender or agency in self.recipients
+        """Tells whether the agency sent or received this document, or holds a line of it."""
+        return (
+            agency == self.sender
+            or agency in self.recipients
+            or any(line.holder == agency for line in self.recipients.values())
+        )
+
+    def lines_held_by(self, agency: str) -> list[RecipientLine]:
+        """The lines the agency answers for: its own (unless handed over) and those of the
+        agencies merged into it."""
+        return [line for line in self.recipients.values() if line.held_by == agency]
+
+    def hand_over(self, agency: str, to: str) -> bool:
+        """Passes a recipient's open line to its successor; False if there is nothing to do."""
+        line = self.recipients.get(agency)
+        if line is None or not line.open or line.held_by == to:
+            return False
+        self.trigger_event(self.HandedOver, agency=agency, to=to)
+        return True
 
     def report_status(
         self, agency: str, status: str, note: str | None, by: dict[str, str] | None
     ) -> bool:
-        """Records a recipient's report; returns False for an identical retry."""
-        line = self.recipients[agency]
-        if line.last_report == (status, note, by):
+        """Records a report on every line the agency holds that accepts it (one line, or
+        more after merges); returns False for an identical retry."""
+        fresh = [
+            line for line in self.lines_held_by(agency) if line.last_report != (status, note, by)
+        ]
+        if not fresh:
             return False
-        self.check_transition(line, status)
+        accepting: list[RecipientLine] = []
+        refusal: Conflict | None = None
+        for line in fresh:
+            try:
+                self.check_transition(line, status)
+            except Conflict as e:
+                refusal = refusal or e
+            else:
+                accepting.append(line)
+        if not accepting:
+            assert refusal is not None
+            raise refusal
         if status in NEEDS_NOTE and not note:
             raise Invalid.field("note", f"a note is required with status {status}")
-        self.trigger_event(self.StatusReported, agency=agency, status=status, note=note, by=by)
+        for line in accepting:
+            self.trigger_event(
+                self.StatusReported, agency=line.agency, status=status, note=note, by=by
+            )
         return True
 
     @staticmethod

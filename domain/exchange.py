@@ -15,6 +15,7 @@ from domain.codes import Tier, agency_id, auditor_id, check_agency_code, documen
 from domain.commands import (
     ApplyDueChanges,
     Command,
+    HandOverLines,
     MergeAgency,
     MoveAgency,
     Outcome,
@@ -253,6 +254,9 @@ class Exchange(Application[UUID]):
         parent = self.directory.lookup([parent_code]).get(parent_code)
         if parent is None:
             raise Invalid.field("parent", f"unknown agency {parent_code}")
+        if parent.status_on(self.today()) in ("merged", "retired"):
+            state = parent.status_on(self.today())
+            raise Invalid.field("parent", f"agency {parent_code} is {state}")
         if not agency.remote and parent.tier.rank > tier.rank:
             raise Invalid.field(
                 "parent", f"a {parent.tier} agency cannot be the parent of a {tier} agency"
@@ -314,15 +318,36 @@ class Exchange(Application[UUID]):
         check_can_write(self.directory.lookup([code]).get(code), code, self.today())
 
     def report_status(self, cmd: ReportStatus, uow: UnitOfWork) -> Outcome:
-        """Records a recipient's processing status."""
+        """Records a recipient's processing status (a successor's too, on the lines it holds)."""
         document: Document = uow.get(cmd.document_id, "document")
         self._check_active(cmd.agency)
-        if cmd.agency not in document.recipients:
+        handed = self._hand_over_due(document)
+        if not document.lines_held_by(cmd.agency):
             if document.sender == cmd.agency:
                 raise Forbidden("only a recipient reports status on a document")
+            if cmd.agency in document.recipients:
+                holder = document.recipients[cmd.agency].held_by
+                raise Forbidden(f"the document passed to {holder}, which answers for it now")
             raise NotFound("document not found")
         recorded = document.report_status(cmd.agency, cmd.status, cmd.note, cmd.by)
-        return Outcome(document, recorded)
+        return Outcome(document, recorded or handed)
+
+    def hand_over_lines(self, cmd: HandOverLines, uow: UnitOfWork) -> Outcome:
+        """Passes the open lines of merged recipients to their successors (directory clock)."""
+        document: Document = uow.get(cmd.document_id, "document")
+        return Outcome(document, self._hand_over_due(document))
+
+    def _hand_over_due(self, document: Document) -> bool:
+        """Hands every open line whose holder has merged (as of today) to the last successor."""
+        resolver = RecipientResolver(self.directory, self.today())
+        handed = False
+        for line in list(document.recipients.values()):
+            if not line.open:
+                continue
+            receiver = resolver.receiver(line.held_by)
+            if receiver is not None and receiver.code != line.held_by:
+                handed = document.hand_over(line.agency, receiver.code) or handed
+        return handed
 
     def revoke_document(self, cmd: RevokeDocument, uow: UnitOfWork) -> Outcome:
         """Recalls a document on its sender's request."""
@@ -349,5 +374,6 @@ _HANDLERS: dict[type, str] = {
     RegisterAuditor: "register_auditor",
     SendDocument: "send_document",
     ReportStatus: "report_status",
+    HandOverLines: "hand_over_lines",
     RevokeDocument: "revoke_document",
 }

@@ -10,8 +10,10 @@ from domain.agency import Agency, Auditor
 from domain.commands import (
     Command,
     MergeAgency,
+    MoveAgency,
     RegisterAgency,
     RegisterAuditor,
+    RenameAgency,
     ResumeAgency,
     RetireAgency,
     RotateToken,
@@ -22,7 +24,7 @@ from domain.errors import Invalid, NotFound
 from router.auth import OPERATOR, PRINCIPAL, new_token
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, read_json
 from router.services import SERVICES
-from router.wire import AgencyIn, AuditorIn, MergeIn, RetireIn, decode
+from router.wire import AgencyIn, AgencyPatch, AuditorIn, MergeIn, MoveIn, RetireIn, decode
 
 _PUBLIC = ("code", "name", "tier", "parent", "remote")
 
@@ -31,7 +33,21 @@ def present(row: dict[str, Any], today: str) -> dict[str, Any]:
     """Shows an agency from the directory view, its status as of today."""
     answer = {key: row[key] for key in _PUBLIC}
     status = status_on(row["status"], row["successor"], row["ends_on"], today)
-    return answer | {"status": status, "successor": row["successor"], "ends_on": row["ends_on"]}
+    pending = (
+        {
+            "parent": row["pending_parent"],
+            "tier": row["pending_tier"],
+            "effective": row["pending_on"],
+        }
+        if row["pending_on"]
+        else None
+    )
+    return answer | {
+        "status": status,
+        "successor": row["successor"],
+        "ends_on": row["ends_on"],
+        "pending_move": pending,
+    }
 
 
 def present_aggregate(agency: Agency, today: str) -> dict[str, Any]:
@@ -46,6 +62,9 @@ def present_aggregate(agency: Agency, today: str) -> dict[str, Any]:
             "status": agency.status.value,
             "successor": agency.successor,
             "ends_on": agency.ends_on,
+            "pending_parent": (agency.pending_move or {}).get("parent"),
+            "pending_tier": (agency.pending_move or {}).get("tier"),
+            "pending_on": (agency.pending_move or {}).get("effective"),
         },
         today,
     )
@@ -142,6 +161,24 @@ async def retire(request: web.Request) -> web.Response:
     return json_response(await _change(request, command))
 
 
+async def move(request: web.Request) -> web.Response:
+    """POST /v1/agencies/{code}/move: a new parent and tier from `effective` (today) on."""
+    request[PRINCIPAL].require(OPERATOR)
+    body = decode(MoveIn, await read_json(request))
+    effective = body.effective.isoformat() if body.effective else None
+    command = MoveAgency(request.match_info["code"], body.parent, body.tier, effective)
+    return json_response(await _change(request, command))
+
+
+async def patch(request: web.Request) -> web.Response:
+    """PATCH /v1/agencies/{code}: a new official name."""
+    request[PRINCIPAL].require(OPERATOR)
+    body = decode(AgencyPatch, await read_json(request))
+    return json_response(
+        await _change(request, RenameAgency(request.match_info["code"], body.name))
+    )
+
+
 async def _change(request: web.Request, command: Command) -> dict[str, Any]:
     """Commits a change to an agency and shows the agency afterwards."""
     services = request.app[SERVICES]
@@ -169,5 +206,7 @@ ROUTES = [
     web.post("/v1/agencies/{code}/resume", resume),
     web.post("/v1/agencies/{code}/merge", merge),
     web.post("/v1/agencies/{code}/retire", retire),
+    web.post("/v1/agencies/{code}/move", move),
+    web.patch("/v1/agencies/{code}", patch),
     web.post("/v1/auditors", register_auditor),
 ]

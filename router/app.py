@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from router import agencies, boxes, documents
+from router.clock import clock_ctx
 from router.config import Config
 from router.http import Handler, json_response, problem, problems, route_template
 from router.services import SERVICES, build_services
@@ -106,6 +107,7 @@ def create_app(config: Config) -> web.Application:
         await loop.run_in_executor(None, app[SERVICES].close)
 
     app.cleanup_ctx.append(services_ctx)
+    app.cleanup_ctx.append(clock_ctx)
     app.add_routes(
         [
             web.get("/healthz", healthz),

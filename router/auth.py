@@ -9,12 +9,14 @@ import secrets
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from aiohttp import web
 
 from adapters.views import Views
 from domain.errors import Forbidden
 from ops.metrics import Metrics
+from router.config import Config
 from router.http import Handler, Unauthorized
 
 OPERATOR = "operator"
@@ -53,40 +55,46 @@ def token_hash(token: str) -> str:
 class Authenticator:
     """Resolves tokens to principals, caching answers briefly (rotation clears the cache)."""
 
-    def __init__(
-        self,
-        views: Views,
-        operator_token: str | None,
-        executor: Executor,
-        metrics: Metrics,
-        ttl: float = 1.0,
-    ) -> None:
+    def __init__(self, views: Views, config: Config, executor: Executor, metrics: Metrics) -> None:
         self._views = views
-        self._operator = token_hash(operator_token) if operator_token else None
+        self._config = config
+        token = config.operator_token
+        self._operator = token_hash(token) if token else None
         self._executor = executor
         self._metrics = metrics
-        self._ttl = ttl
-        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._cache: dict[str, tuple[Principal | None, str | None, float]] = {}
 
     def forget(self) -> None:
         """Drops cached answers after a token or agency changed."""
         self._cache.clear()
 
-    async def principal(self, token: str) -> Principal | None:
-        """Returns the token's principal, or None for a token nobody holds."""
+    async def principal(self, token: str) -> Principal:
+        """Returns the token's principal; raises Unauthorized for a token nobody holds, or that
+        of an agency merged or retired longer ago than the grace period."""
         digest = token_hash(token)
         if self._operator is not None and hmac.compare_digest(digest, self._operator):
             return Principal(OPERATOR, "operator")
         cached = self._cache.get(digest)
         now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(self._executor, self._views.principal, digest)
-        principal = Principal(*found) if found else None
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[digest] = (principal, now + self._ttl)
+        if cached is None or cached[2] <= now:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(self._executor, self._views.principal, digest)
+            principal = Principal(found[0], found[1]) if found else None
+            ends_on = found[2] if found else None
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            cached = (principal, ends_on, now + self._config.auth_cache_seconds)
+            self._cache[digest] = cached
+        principal, ends_on, _ = cached
+        if principal is None:
+            raise Unauthorized("the token is not valid")
+        if ends_on is not None:
+            last = date.fromisoformat(ends_on) + timedelta(days=self._config.grace_days)
+            if self._config.today() >= last.isoformat():
+                raise Unauthorized(
+                    f"agency {principal.subject} ended on {ends_on}; its token could read its "
+                    f"history for {self._config.grace_days} days, until {last - timedelta(1)}"
+                )
         return principal
 
     @web.middleware
@@ -98,9 +106,9 @@ class Authenticator:
             if scheme.lower() != "bearer" or not token.strip():
                 self._metrics.auth_failures.inc()
                 raise Unauthorized("an 'Authorization: Bearer <token>' header is required")
-            principal = await self.principal(token.strip())
-            if principal is None:
+            try:
+                request[PRINCIPAL] = await self.principal(token.strip())
+            except Unauthorized:
                 self._metrics.auth_failures.inc()
-                raise Unauthorized("the token is not valid")
-            request[PRINCIPAL] = principal
+                raise
         return await handler(request)

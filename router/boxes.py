@@ -96,7 +96,8 @@ async def outbox(request: web.Request) -> web.Response:
             "due_on": r["due_on"],
             "revoked": r["revoked_at"] is not None,
             "recipients": [
-                addressed(line["agency"], line["addressed_as"]) | {"status": line["status"]}
+                addressed(line["agency"], line["addressed_as"], line["holder"])
+                | {"status": line["status"]}
                 for line in r["recipients"]
             ],
         }
@@ -121,22 +122,24 @@ async def history(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     items = await services.call(services.events.stream, UUID(document["id"]))
     if principal.kind == AGENCY and principal.subject != document["sender"]:
-        items = [_own_part(item, principal.subject) for item in items]
+        # Its own lines: its own, and those of agencies merged into it (visible trimmed them).
+        lines = {r["agency"] for r in document["recipients"]}
+        items = [_own_part(item, lines) for item in items]
         items = [item for item in items if item is not None]
     return json_response({"items": items})
 
 
-def _own_part(item: dict[str, Any], agency: str) -> dict[str, Any] | None:
+def _own_part(item: dict[str, Any], lines: set[str]) -> dict[str, Any] | None:
     data = item["data"]
     if item["type"] == "DocumentSent":
-        data = data | {"recipients": [r for r in data["recipients"] if r["agency"] == agency]}
-    elif item["type"] == "DocumentStatusReported":
-        if data["agency"] != agency:
+        data = data | {"recipients": [r for r in data["recipients"] if r["agency"] in lines]}
+    elif item["type"] in ("DocumentStatusReported", "DocumentHandedOver"):
+        if data["agency"] not in lines:
             return None
     elif item["type"] == "DocumentRevoked":
         data = data | {
-            "removed": [a for a in data["removed"] if a == agency],
-            "asked": [a for a in data["asked"] if a == agency],
+            "removed": [a for a in data["removed"] if a in lines],
+            "asked": [a for a in data["asked"] if a in lines],
         }
     return item | {"data": data}
 

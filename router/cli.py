@@ -47,6 +47,8 @@ def serve(args: argparse.Namespace) -> None:
         operator_token=token,
         max_document_bytes=args.max_document_mib * MIB,
         max_attachment_bytes=args.max_attachment_mib * MIB,
+        grace_days=args.grace_days,
+        clock_interval=args.clock_seconds,
     )
     if args.workers > 1:
         sys.exit(_supervise(args, config))
@@ -94,6 +96,10 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
         str(args.max_document_mib),
         "--max-attachment-mib",
         str(args.max_attachment_mib),
+        "--grace-days",
+        str(args.grace_days),
+        "--clock-seconds",
+        str(args.clock_seconds),
         "--reuse-port",
     ]
     print(f"lienthong: {args.workers} workers on {args.host}:{args.port}", flush=True)
@@ -137,6 +143,18 @@ def main(argv: list[str] | None = None) -> None:
     _store_args(p)
     p.add_argument("--max-document-mib", type=int, default=50)
     p.add_argument("--max-attachment-mib", type=int, default=50)
+    p.add_argument(
+        "--grace-days",
+        type=int,
+        default=90,
+        help="days a merged or retired agency's token may still read its history (90)",
+    )
+    p.add_argument(
+        "--clock-seconds",
+        type=float,
+        default=60.0,
+        help="how often the directory clock applies due moves and hand-overs (60)",
+    )
     p.add_argument("--demo", action="store_true", help="seed a demo province and print tokens")
     p.add_argument(
         "--workers",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from domain.directory import today_in_vietnam
 
 MIB = 1024 * 1024
 
@@ -21,6 +24,12 @@ class Config:
     poll_interval: float = 0.2
     ready_max_lag_events: int = 10_000
     auth_cache_seconds: float = 1.0
+    # How long a merged or retired agency's token may still read its history.
+    grace_days: int = 90
+    # How often the directory clock looks for due moves and hand-overs.
+    clock_interval: float = 60.0
+    # Today's date in Vietnam (YYYY-MM-DD); tests pass a fixed calendar.
+    today: Callable[[], str] = today_in_vietnam
 
     @property
     def max_body_bytes(self) -> int:

@@ -110,7 +110,7 @@ async def send(request: web.Request) -> web.Response:
             "external_id": document.external_id,
             "sent_at": rfc3339(document.created_on),
             "recipients": [
-                addressed(line.agency, line.addressed_as)
+                addressed(line.agency, line.addressed_as, line.holder)
                 | {"route": line.route.value, "state": line.state}
                 for line in document.recipients.values()
             ],
@@ -119,11 +119,14 @@ async def send(request: web.Request) -> web.Response:
     )
 
 
-def addressed(agency: str, addressed_as: str | None) -> dict[str, str | None]:
-    """Names a recipient as the sender addressed it, and who received for it if that differs."""
-    if addressed_as is None:
-        return {"agency": agency, "delivered_to": None}
-    return {"agency": addressed_as, "delivered_to": agency}
+def addressed(
+    agency: str, addressed_as: str | None, holder: str | None = None
+) -> dict[str, str | None]:
+    """Names a recipient as the sender addressed it, and who receives for it if that differs:
+    the successor it was delivered to, or the one its line passed to after a merge."""
+    shown = addressed_as or agency
+    receiver = holder or agency
+    return {"agency": shown, "delivered_to": None if receiver == shown else receiver}
 
 
 def _document_id(request: web.Request) -> UUID:
@@ -142,7 +145,8 @@ async def visible(request: web.Request) -> tuple[dict[str, Any], Principal]:
     if document is None:
         raise NotFound("document not found")
     if principal.kind == AGENCY and principal.subject != document["sender"]:
-        own = [r for r in document["recipients"] if r["agency"] == principal.subject]
+        me = principal.subject
+        own = [r for r in document["recipients"] if me in (r["agency"], r["holder"])]
         if not own:
             raise NotFound("document not found")
         document["recipients"] = own
@@ -179,7 +183,7 @@ def _present(document: dict[str, Any]) -> dict[str, Any]:
             for i, a in enumerate(document["attachments"])
         ],
         "recipients": [
-            addressed(r["agency"], r["addressed_as"])
+            addressed(r["agency"], r["addressed_as"], r["holder"])
             | {
                 "route": r["route"],
                 "status": r["status"],
@@ -257,7 +261,9 @@ async def report_status(request: web.Request) -> web.Response:
     document: Document = outcome.aggregate
     if outcome.recorded:
         services.metrics.status_reports.labels(body.status).inc()
-    line = document.recipients[principal.subject]
+    # Its own line first; else the line of an agency merged into it that it answers for.
+    held = document.lines_held_by(principal.subject)
+    line = next((x for x in held if x.agency == principal.subject), held[0])
     return json_response(
         {
             "document_id": str(document.id),
@@ -293,7 +299,7 @@ async def revoke(request: web.Request) -> web.Response:
             "revoked_at": rfc3339(document.modified_on),
             "reason": body.reason,
             "recipients": [
-                addressed(a, line.addressed_as) | {"status": line.state}
+                addressed(a, line.addressed_as, line.holder) | {"status": line.state}
                 for a, line in document.recipients.items()
             ],
         }

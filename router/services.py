@@ -64,7 +64,9 @@ def open_exchange(config: Config) -> tuple[Exchange, Views]:
     engine = create_engine(views_url(config.database_url, config.data_dir))
     with schema_lock(config.database_url):
         exchange = Exchange(
-            directory=SqlDirectory(engine), env=store_env(config.database_url, config.data_dir)
+            directory=SqlDirectory(engine),
+            env=store_env(config.database_url, config.data_dir),
+            today=config.today,
         )
         ExchangeProjection(engine, exchange.recorder, exchange.mapper).setup()
         if config.database_url:
@@ -111,9 +113,7 @@ def build_services(config: Config) -> Services:
         blobs=blobs,
         runner=runner,
         writer=writer,
-        auth=Authenticator(
-            views, config.operator_token, executor, metrics, config.auth_cache_seconds
-        ),
+        auth=Authenticator(views, config, executor, metrics),
         executor=executor,
     )
 

@@ -79,6 +79,16 @@ class RetireIn(Struct, frozen=True, forbid_unknown_fields=True):
     effective: date | None = None
 
 
+class MoveIn(Struct, frozen=True, forbid_unknown_fields=True):
+    parent: AgencyCode | None
+    tier: Tier
+    effective: date | None = None
+
+
+class AgencyPatch(Struct, frozen=True, forbid_unknown_fields=True):
+    name: Text
+
+
 class StaffIn(Struct, frozen=True, forbid_unknown_fields=True):
     name: ShortText
     department: ShortText | None = None
@@ -97,7 +107,17 @@ class RevokeIn(Struct, frozen=True, forbid_unknown_fields=True):
 encode = msgspec.json.Encoder().encode
 DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
     t: msgspec.json.Decoder(t)
-    for t in (AgencyIn, AuditorIn, DocumentIn, StatusIn, RevokeIn, MergeIn, RetireIn)
+    for t in (
+        AgencyIn,
+        AuditorIn,
+        DocumentIn,
+        StatusIn,
+        RevokeIn,
+        MergeIn,
+        RetireIn,
+        MoveIn,
+        AgencyPatch,
+    )
 }
 
 _PATH = re.compile(r"at `\$\.?([^`]*)`")

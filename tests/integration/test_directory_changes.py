@@ -1,8 +1,18 @@
-"""Merges, retirements and group addressing over HTTP, on each store."""
+"""Merges, retirements, moves, renames and group addressing over HTTP, on each store."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from router.app import create_app
+from router.config import Config
 from tests.conftest import OPERATOR_TOKEN
+from tests.e2e.helpers import eventually
 from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api
 
 
@@ -79,3 +89,159 @@ async def test_a_committee_writes_to_every_commune_of_its_province(api: Api) -> 
     status, body = await api.send(PROVINCE, [], to_groups=[{"tier": "central", "under": DISTRICT}])
     assert status == 422, body
     assert body["errors"][0]["field"] == "to_groups[0]"
+
+
+class Calendar:
+    """Vietnam's date as the router sees it, moved by the test."""
+
+    def __init__(self) -> None:
+        self.day = date(2026, 11, 25)
+
+    def __call__(self) -> str:
+        return self.day.isoformat()
+
+    def advance(self, days: int) -> None:
+        self.day += timedelta(days=days)
+
+
+@pytest.fixture
+def calendar() -> Calendar:
+    return Calendar()
+
+
+@pytest.fixture
+async def dated(store_config: Config, calendar: Calendar, aiohttp_client: Any) -> Api:
+    """A router on each store whose calendar the test moves, with a fast directory clock."""
+    config = replace(store_config, today=calendar, clock_interval=0.05, grace_days=30)
+    return Api(await aiohttp_client(create_app(config)))
+
+
+async def _inbox(api: Api, agency: str) -> list[str]:
+    status, page = await api.call("GET", "/v1/inbox", api.tokens[agency])
+    assert status == 200, page
+    return [item["id"] for item in page["items"]]
+
+
+async def test_open_inbox_items_pass_to_the_successor_on_the_merge_date(
+    dated: Api, calendar: Calendar
+) -> None:
+    api = dated
+    await api.province()
+    _, open_doc = await api.send(PROVINCE, [COMMUNE, DISTRICT], external_id="OPEN")
+    _, refused = await api.send(PROVINCE, [COMMUNE], external_id="REFUSED")
+    assert (await api.report(COMMUNE, refused["id"], "02", note="không thuộc thẩm quyền"))[0] == 201
+    assert (await api.report(COMMUNE, open_doc["id"], "01"))[0] == 201
+    tomorrow = (calendar.day + timedelta(days=1)).isoformat()
+    status, merged = await api.call(
+        "POST",
+        f"/v1/agencies/{COMMUNE}/merge",
+        OPERATOR_TOKEN,
+        json={"into": COMMUNE_2, "effective": tomorrow},
+    )
+    assert (status, merged["status"]) == (200, "active")
+    await asyncio.sleep(0.2)
+    assert await _inbox(api, COMMUNE) == [refused["id"], open_doc["id"]]
+
+    calendar.advance(1)
+    moved = await eventually(lambda: _inbox(api, COMMUNE_2), lambda ids: ids == [open_doc["id"]])
+    assert moved == [open_doc["id"]]
+    assert await _inbox(api, COMMUNE) == [refused["id"]]
+    status, body = await api.report(COMMUNE, open_doc["id"], "03")
+    assert status == 403, body
+    assert (await api.report(COMMUNE_2, open_doc["id"], "03"))[0] == 201
+    _, outbox = await api.call("GET", "/v1/outbox", api.tokens[PROVINCE])
+    lines = {item["id"]: item["recipients"] for item in outbox["items"]}
+    assert lines[open_doc["id"]] == [
+        {"agency": DISTRICT, "delivered_to": None, "status": "delivered"},
+        {"agency": COMMUNE, "delivered_to": COMMUNE_2, "status": "03"},
+    ]
+    assert lines[refused["id"]] == [{"agency": COMMUNE, "delivered_to": None, "status": "02"}]
+
+    # The successor reads the document and its part of the history, hand-over included.
+    status, seen = await api.call("GET", f"/v1/documents/{open_doc['id']}", api.tokens[COMMUNE_2])
+    assert status == 200, seen
+    assert [r["status"] for r in seen["recipients"][0]["history"]] == ["delivered", "01", "03"]
+    _, history = await api.call(
+        "GET", f"/v1/documents/{open_doc['id']}/history", api.tokens[COMMUNE_2]
+    )
+    assert [e["type"] for e in history["items"]] == [
+        "DocumentSent",
+        "DocumentStatusReported",
+        "DocumentHandedOver",
+        "DocumentStatusReported",
+    ]
+    # The merged commune still reads its history during the grace period, then no longer.
+    for doc in (open_doc, refused):
+        status, _ = await api.call("GET", f"/v1/documents/{doc['id']}", api.tokens[COMMUNE])
+        assert status == 200
+    calendar.advance(30)
+    await asyncio.sleep(1.1)  # the authenticator caches answers for a second
+    status, body = await api.call("GET", f"/v1/documents/{refused['id']}", api.tokens[COMMUNE])
+    assert status == 401, body
+    assert f"agency {COMMUNE} ended on" in body["detail"]
+    assert "for 30 days" in body["detail"]
+
+
+async def test_a_scheduled_move_takes_effect_on_its_date(dated: Api, calendar: Calendar) -> None:
+    api = dated
+    await api.province()
+    tomorrow = (calendar.day + timedelta(days=1)).isoformat()
+    status, agency = await api.call(
+        "POST",
+        f"/v1/agencies/{COMMUNE}/move",
+        OPERATOR_TOKEN,
+        json={"parent": PROVINCE, "tier": "commune", "effective": tomorrow},
+    )
+    assert status == 200, agency
+    assert agency["parent"] == DISTRICT
+    assert agency["pending_move"] == {"parent": PROVINCE, "tier": "commune", "effective": tomorrow}
+    group = [{"tier": "commune", "under": DISTRICT}]
+    _, earlier = await api.send(PROVINCE, [], to_groups=group, external_id="BEFORE")
+    assert sorted(r["agency"] for r in earlier["recipients"]) == [COMMUNE, COMMUNE_2]
+
+    calendar.advance(1)
+
+    async def parent() -> Any:
+        return (await api.call("GET", f"/v1/agencies/{COMMUNE}", api.tokens[PROVINCE]))[1]
+
+    after = await eventually(parent, lambda a: a["parent"] == PROVINCE)
+    assert (after["parent"], after["pending_move"]) == (PROVINCE, None)
+    _, sent = await api.send(PROVINCE, [], to_groups=group, external_id="AFTER")
+    assert [r["agency"] for r in sent["recipients"]] == [COMMUNE_2]
+    # The document sent before the move keeps the recipients it had.
+    _, before = await api.call("GET", f"/v1/documents/{earlier['id']}", api.tokens[PROVINCE])
+    assert sorted(r["agency"] for r in before["recipients"]) == [COMMUNE, COMMUNE_2]
+
+
+async def test_moves_and_renames_are_checked(api: Api) -> None:
+    await api.province()
+    path = f"/v1/agencies/{DISTRICT}/move"
+    status, body = await api.call(
+        "POST", path, OPERATOR_TOKEN, json={"parent": COMMUNE, "tier": "district"}
+    )
+    assert status == 422, body
+    assert body["errors"][0]["field"] == "parent"
+    status, body = await api.call(
+        "POST", path, OPERATOR_TOKEN, json={"parent": PROVINCE, "tier": "shire"}
+    )
+    assert (status, body["errors"][0]["field"]) == (422, "tier")
+    move = {"parent": PROVINCE, "tier": "commune"}
+    assert (await api.call("POST", path, api.tokens[PROVINCE], json=move))[0] == 403
+    assert (await api.call("POST", "/v1/agencies/000.09.09.H41/move", OPERATOR_TOKEN, json=move))[
+        0
+    ] == 404
+
+    name = "Ủy ban nhân dân thị xã Nghi Lộc"
+    status, renamed = await api.call(
+        "PATCH", f"/v1/agencies/{DISTRICT}", OPERATOR_TOKEN, json={"name": name}
+    )
+    assert (status, renamed["name"]) == (200, name)
+    _, read = await api.call("GET", f"/v1/agencies/{DISTRICT}", api.tokens[COMMUNE])
+    assert read["name"] == name
+    for body, expected in (({"name": ""}, 422), ({"name": name, "code": "x"}, 422)):
+        status, _ = await api.call("PATCH", f"/v1/agencies/{DISTRICT}", OPERATOR_TOKEN, json=body)
+        assert status == expected
+    status, _ = await api.call(
+        "PATCH", f"/v1/agencies/{DISTRICT}", api.tokens[DISTRICT], json={"name": "x"}
+    )
+    assert status == 403

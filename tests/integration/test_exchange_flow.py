@@ -237,6 +237,7 @@ async def test_the_directory_lists_and_filters_agencies(api: Api) -> None:
         "status": "active",
         "successor": None,
         "ends_on": None,
+        "pending_move": None,
     }
 
 

@@ -46,6 +46,8 @@ REQUEST_BODIES = {
     ("post", "/v1/documents/{id}/revoke"): wire.RevokeIn,
     ("post", "/v1/agencies/{code}/merge"): wire.MergeIn,
     ("post", "/v1/agencies/{code}/retire"): wire.RetireIn,
+    ("post", "/v1/agencies/{code}/move"): wire.MoveIn,
+    ("patch", "/v1/agencies/{code}"): wire.AgencyPatch,
 }
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4
 UNKNOWN_DOCUMENT = {"id": "00000000-0000-4000-8000-000000000000"}
