@@ -258,7 +258,7 @@ class Views:
         """Lists documents addressed to an agency, newest first."""
         # The hottest read: plain SQL on the driver, a few times faster than building and
         # processing the same statement through SQLAlchemy Core.
-        where: list[str] = ["r.holder = ?"]
+        where: list[str] = ["r.holder = ?", _ONE_LINE_PER_DOCUMENT]
         params: list[Any] = [agency]
         for condition, value in (
             ("r.position < ?", before),
@@ -330,6 +330,23 @@ class Views:
 
 
 _FIRST = {"local": "delivered", "axis": "queued"}
+
+
+def _progress(line: str) -> str:
+    """SQL ranking a line's status by how much work it still needs (least progress first)."""
+    return (
+        f"CASE {line}.status WHEN '13' THEN 0 WHEN 'queued' THEN 1 WHEN 'delivered' THEN 1 "
+        f"WHEN '01' THEN 2 WHEN '03' THEN 3 WHEN '04' THEN 4 WHEN '05' THEN 5 ELSE 6 END"
+    )
+
+
+# An agency that took over a merged agency's line may hold two lines of one document; its inbox
+# shows the document once, by the line that needs the most work (a report reaches both).
+_ONE_LINE_PER_DOCUMENT = (
+    "NOT EXISTS (SELECT 1 FROM view_recipients o WHERE o.document_id = r.document_id "
+    f"AND o.holder = r.holder AND o.agency <> r.agency AND ({_progress('o')} < {_progress('r')} "
+    f"OR ({_progress('o')} = {_progress('r')} AND o.agency < r.agency)))"
+)
 
 
 def _fetch(c: Connection, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -56,6 +56,9 @@ class Route(StrEnum):
     AXIS = "axis"
 
 
+# The most recipients one document may reach, listed in `to` or expanded from `to_groups`.
+MAX_RECIPIENTS = 1000
+
 # Recipient states that are not edXML codes.
 DELIVERED = "delivered"
 QUEUED = "queued"

@@ -13,6 +13,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from domain.agency import Agency
 from domain.codes import (
     DELIVERED,
+    MAX_RECIPIENTS,
     QUEUED,
     AgencyStatus,
     Route,
@@ -112,6 +113,10 @@ class RecipientResolver:
                     errors.append(FieldError(target.field, f"{target.code} is the sender"))
             elif final.code not in lines or target.code == final.code:
                 lines[final.code] = _line(final, target.code)
+        if len(lines) > MAX_RECIPIENTS:
+            field = "to_groups" if groups else "to"
+            message = f"reaches {len(lines)} agencies; a document may reach {MAX_RECIPIENTS}"
+            errors.append(FieldError(field, message))
         if errors:
             raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
         return list(lines.values())

@@ -21,6 +21,7 @@ from domain.commands import (
 )
 from domain.directory import status_on
 from domain.errors import Invalid, NotFound
+from router import clock
 from router.auth import OPERATOR, PRINCIPAL, new_token
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, read_json
 from router.services import SERVICES
@@ -149,7 +150,11 @@ async def merge(request: web.Request) -> web.Response:
     body = decode(MergeIn, await read_json(request))
     effective = body.effective.isoformat() if body.effective else None
     command = MergeAgency(request.match_info["code"], body.into, effective)
-    return json_response(await _change(request, command))
+    answer = await _change(request, command)
+    if answer["status"] == "merged":
+        # Effective today: its open lines pass to the successor now, not at the clock's next tick.
+        await clock.tick(request.app[SERVICES])
+    return json_response(answer)
 
 
 async def retire(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta, Struct
 
-from domain.codes import Priority, Tier
+from domain.codes import MAX_RECIPIENTS, Priority, Tier
 from domain.errors import FieldError, Invalid
 
 Text = Annotated[str, Meta(min_length=1, max_length=2000)]
@@ -66,7 +66,7 @@ class DocumentIn(Struct, frozen=True, forbid_unknown_fields=True):
     signer: SignerIn | None = None
     in_reply_to: UUID | None = None
     attachments: Annotated[list[AttachmentIn], Meta(max_length=100)] = []
-    to: Annotated[list[str], Meta(max_length=1000)] = []
+    to: Annotated[list[str], Meta(max_length=MAX_RECIPIENTS)] = []
     to_groups: Annotated[list[GroupIn], Meta(max_length=20)] = []
 
 

@@ -74,16 +74,18 @@ async def test_a_retired_agency_is_refused_as_a_recipient(api: Api) -> None:
 
 async def test_a_committee_writes_to_every_commune_of_its_province(api: Api) -> None:
     await api.province()
-    communes = [f"000.03.{i:02d}.H41" for i in range(1, 31)]
-    await api.register("000.03.00.H41", "district", PROVINCE)
-    for code in communes:
-        await api.register(code, "commune", "000.03.00.H41")
+    # 500 communes under 10 districts (codes DDD.DD.DD: district 03..12, commune 01..50).
+    districts = [f"000.{d:02d}.00.H41" for d in range(3, 13)]
+    communes = [f"000.{d:02d}.{c:02d}.H41" for d in range(3, 13) for c in range(1, 51)]
+    await asyncio.gather(*(api.register(code, "district", PROVINCE) for code in districts))
+    await asyncio.gather(*(api.register(code, "commune", code[:7] + "00.H41") for code in communes))
     status, sent = await api.send(
         PROVINCE, [COMMUNE], to_groups=[{"tier": "commune", "under": PROVINCE}]
     )
     assert status == 201, sent
     reached = sorted(r["agency"] for r in sent["recipients"])
     assert reached == sorted([COMMUNE, COMMUNE_2, *communes])
+    assert len(reached) == 502
     _, inbox = await api.call("GET", "/v1/inbox", api.tokens[communes[-1]])
     assert [i["id"] for i in inbox["items"]] == [sent["id"]]
     status, body = await api.send(PROVINCE, [], to_groups=[{"tier": "central", "under": DISTRICT}])
@@ -245,3 +247,25 @@ async def test_moves_and_renames_are_checked(api: Api) -> None:
         "PATCH", f"/v1/agencies/{DISTRICT}", api.tokens[DISTRICT], json={"name": "x"}
     )
     assert status == 403
+
+
+async def test_a_successor_holding_two_lines_of_a_document_sees_it_once(api: Api) -> None:
+    await api.province()
+    _, both = await api.send(PROVINCE, [COMMUNE, COMMUNE_2])
+    assert (await api.report(COMMUNE_2, both["id"], "01"))[0] == 201
+    assert (await api.report(COMMUNE_2, both["id"], "03"))[0] == 201
+    # Merged now: the line it took over has seen nothing yet, and its inbox says so.
+    await api.call(
+        "POST", f"/v1/agencies/{COMMUNE}/merge", OPERATOR_TOKEN, json={"into": COMMUNE_2}
+    )
+    _, inbox = await api.call("GET", "/v1/inbox?status=delivered", api.tokens[COMMUNE_2])
+    assert [(i["id"], i["status"]) for i in inbox["items"]] == [(both["id"], "delivered")]
+    assert (await api.report(COMMUNE_2, both["id"], "01"))[0] == 201
+    _, inbox = await api.call("GET", "/v1/inbox", api.tokens[COMMUNE_2])
+    assert [(i["id"], i["status"]) for i in inbox["items"]] == [(both["id"], "01")]
+    assert (await api.report(COMMUNE_2, both["id"], "03"))[0] == 201
+    _, seen = await api.call("GET", f"/v1/documents/{both['id']}", api.tokens[COMMUNE_2])
+    assert [(r["agency"], r["delivered_to"], r["status"]) for r in seen["recipients"]] == [
+        (COMMUNE, COMMUNE_2, "03"),
+        (COMMUNE_2, None, "03"),
+    ]

@@ -383,3 +383,14 @@ def test_the_successor_is_a_party_and_the_merged_agency_stays_one(exchange: Exch
     assert handed.is_party(COMMUNES[1])
     assert handed.is_party(COMMUNES[0])
     assert not handed.is_party(COMMUNES[2])
+
+
+def test_groups_may_not_reach_more_agencies_than_the_limit(
+    exchange: Exchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("domain.directory.MAX_RECIPIENTS", 2)
+    before = event_count(exchange)
+    with pytest.raises(Invalid, match="reaches 3 agencies; a document may reach 2") as refused:
+        exchange.execute(send_command([], to_groups=[Group(Tier.COMMUNE, DISTRICT)]))
+    assert refused.value.errors[0].field == "to_groups"
+    assert event_count(exchange) == before
