@@ -23,8 +23,8 @@ class CorruptBlob(Exception):
 class BlobStore(Protocol):
     """Port: stores bytes once by SHA-256 and streams them back verified."""
 
-    def put(self, data: bytes) -> str:
-        """Stores data durably and returns its lowercase hex SHA-256."""
+    def put(self, data: bytes) -> tuple[str, bool]:
+        """Stores data durably; returns its lowercase hex SHA-256 and whether it was new."""
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """Yields the stored bytes; raises CorruptBlob after the last chunk if they changed."""
@@ -49,12 +49,12 @@ class FileBlobStore:
     def _path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes) -> tuple[str, bool]:
         """Writes the blob unless a blob with its digest is already stored."""
         sha256 = hashlib.sha256(data).hexdigest()
         path = self._path(sha256)
         if path.exists():
-            return sha256
+            return sha256, False
         path.parent.mkdir(exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
@@ -71,7 +71,7 @@ class FileBlobStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        return sha256
+        return sha256, True
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """Streams the file, verifying its digest."""
@@ -103,16 +103,17 @@ class PostgresBlobStore:
         """Creates the blobs table if it is missing."""
         blobs_table.create(engine, checkfirst=True)
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes) -> tuple[str, bool]:
         """Inserts the blob unless its digest is already there."""
         sha256 = hashlib.sha256(data).hexdigest()
         with self.engine.begin() as c:
-            c.execute(
+            inserted = c.execute(
                 pg_insert(blobs_table)
                 .values(sha256=sha256, content=data)
                 .on_conflict_do_nothing(index_elements=["sha256"])
-            )
-        return sha256
+                .returning(blobs_table.c.sha256)
+            ).first()
+        return sha256, inserted is not None
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """Reads the blob, verifying its digest."""

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 from adapters import views as v
 from adapters.eventlog import rfc3339
 from domain.agency import Agency, Auditor
-from domain.document import Document, state_after_report
+from domain.directory import vietnam_day
+from domain.document import CLOSED, Document, state_after_report
 
 
 class _Writes:
@@ -249,6 +250,7 @@ class ExchangeProjection:
 
     def _document_sent(self, w: _Writes, position: int, e: Document.Sent) -> None:
         doc_id, sent_at = str(e.originator_id), rfc3339(e.timestamp)
+        sent_on = vietnam_day(e.timestamp)
         w.insert(
             v.documents,
             {
@@ -285,6 +287,12 @@ class ExchangeProjection:
                     "route": line["route"],
                     "addressed_as": line.get("addressed_as"),
                     "holder": line["agency"],
+                    # Where the recipient sat in the tree that day (older events lack it).
+                    "tier": line.get("tier"),
+                    "ancestors": "/" + "".join(f"{a}/" for a in line.get("ancestors", ())),
+                    "due_on": e.due_on,
+                    "sent_on": sent_on,
+                    "closed_on": None,
                     "status": line["state"],
                     "before_revocation": None,
                     "updated_at": sent_at,
@@ -299,7 +307,12 @@ class ExchangeProjection:
             sa.select(v.recipients.c.status, v.recipients.c.before_revocation).where(where)
         ).one()
         status = state_after_report(line.status, line.before_revocation, e.status)
-        w.execute(v.recipients.update().where(where).values(status=status, updated_at=at))
+        closed_on = vietnam_day(e.timestamp) if status in CLOSED else None
+        w.execute(
+            v.recipients.update()
+            .where(where)
+            .values(status=status, updated_at=at, closed_on=closed_on)
+        )
         w.insert(
             v.recipient_history,
             {
@@ -325,6 +338,8 @@ class ExchangeProjection:
             values: dict[str, Any] = {"status": status, "updated_at": at}
             if status == "13":
                 values["before_revocation"] = v.recipients.c.status
+            else:
+                values["closed_on"] = vietnam_day(e.timestamp)
             w.execute(v.recipients.update().where(where).values(**values))
             w.insert(
                 v.recipient_history,

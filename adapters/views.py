@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from domain.document import CLOSED
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 meta = sa.Table(
     "view_meta",
@@ -93,10 +94,25 @@ recipients = sa.Table(
     sa.Column("addressed_as", sa.String(16)),
     # Who answers for the line: the recipient, or its successor after a merge (its inbox).
     sa.Column("holder", sa.String(16), nullable=False),
+    # For on-time statistics: the recipient's tier and ancestors ("/A/B/") on the day of sending,
+    # the document's due date, and the Vietnam days it was sent and closed (02, 06 or revoked).
+    sa.Column("tier", sa.String(16)),
+    sa.Column("ancestors", sa.Text, nullable=False),
+    sa.Column("due_on", sa.String(10)),
+    sa.Column("sent_on", sa.String(10), nullable=False),
+    sa.Column("closed_on", sa.String(10)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("before_revocation", sa.String(16)),
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Index("ix_view_recipients_holder_position", "holder", "position"),
+    sa.Index("ix_view_recipients_sent_on", "sent_on"),
+    # Open lines with a due date, for the overdue gauge (closed lines are most of the table).
+    sa.Index(
+        "ix_view_recipients_open_due",
+        "due_on",
+        sqlite_where=sa.text("status NOT IN ('02', '06', 'revoked') AND due_on IS NOT NULL"),
+        postgresql_where=sa.text("status NOT IN ('02', '06', 'revoked') AND due_on IS NOT NULL"),
+    ),
 )
 
 recipient_history = sa.Table(
@@ -253,6 +269,75 @@ class Views:
         )
         with self.engine.connect() as c:
             return list(c.execute(query).scalars())
+
+    def stats(
+        self, *, root: str | None, tier: str | None, since: str, until: str, today: str
+    ) -> list[dict[str, Any]]:
+        """On-time figures per recipient agency for documents sent between two Vietnam days
+        (inclusive): of root and its subtree as it was when each was sent (all when None)."""
+        r = recipients
+
+        def count(condition: Any) -> Any:
+            return sa.func.sum(sa.case((condition, 1), else_=0))
+
+        undue = r.c.due_on.is_(None)
+        done, unfinished = r.c.status == "06", r.c.status.not_in(CLOSED)
+        query = (
+            sa.select(
+                r.c.agency.label("code"),
+                agencies.c.name,
+                agencies.c.tier,
+                sa.func.count().label("received"),
+                count(done & (undue | (r.c.closed_on <= r.c.due_on))).label("completed_on_time"),
+                count(done & (r.c.closed_on > r.c.due_on)).label("completed_late"),
+                count(r.c.status == "02").label("refused"),
+                count(r.c.status == "revoked").label("revoked"),
+                count(unfinished & (undue | (r.c.due_on >= today))).label("open"),
+                count(unfinished & (r.c.due_on < today)).label("open_overdue"),
+            )
+            .join(agencies, agencies.c.code == r.c.agency)
+            .where(r.c.sent_on >= since, r.c.sent_on <= until)
+            .group_by(r.c.agency, agencies.c.name, agencies.c.tier)
+            .order_by(r.c.agency)
+        )
+        if root is not None:
+            query = query.where((r.c.agency == root) | r.c.ancestors.contains(f"/{root}/"))
+        if tier is not None:
+            query = query.where(r.c.tier == tier)
+        with self.engine.connect() as c:
+            return [
+                {k: int(v) if isinstance(v, Decimal) else v for k, v in row._mapping.items()}
+                for row in c.execute(query)
+            ]
+
+    def overdue(self, today: str) -> dict[str, int]:
+        """Open lines past their due date, by the agency that holds them."""
+        r = recipients
+        query = (
+            sa.select(r.c.holder, sa.func.count())
+            .where(
+                sa.text("status NOT IN ('02', '06', 'revoked') AND due_on IS NOT NULL"),
+                r.c.due_on < today,
+            )
+            .group_by(r.c.holder)
+        )
+        with self.engine.connect() as c:
+            return {holder: int(n) for holder, n in c.execute(query)}
+
+    def ancestors(self, code: str) -> list[str] | None:
+        """The agencies above one today, nearest first; None for an unknown code."""
+        chain: list[str] = []
+        with self.engine.connect() as c:
+            current: str | None = code
+            while current is not None and current not in chain:
+                row = c.execute(sa.select(agencies.c.parent).where(agencies.c.code == current))
+                found = row.first()
+                if found is None:
+                    return None if current == code else chain
+                if current != code:
+                    chain.append(current)
+                current = found.parent
+        return chain
 
     def inbox(self, agency: str, filters: dict[str, str], before: int | None, limit: int) -> Page:
         """Lists documents addressed to an agency, newest first."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -29,7 +29,12 @@ VIETNAM = timezone(timedelta(hours=7))
 
 def today_in_vietnam() -> str:
     """Returns today's date in Vietnam as YYYY-MM-DD."""
-    return datetime.now(VIETNAM).date().isoformat()
+    return vietnam_day(datetime.now(VIETNAM))
+
+
+def vietnam_day(moment: datetime) -> str:
+    """Returns the date in Vietnam (YYYY-MM-DD) of an aware moment."""
+    return moment.astimezone(VIETNAM).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class RecipientResolver:
         self.directory = directory
         self.today = today
 
-    def resolve(self, sender: str, to: list[str], groups: list[Group]) -> list[dict[str, str]]:
+    def resolve(self, sender: str, to: list[str], groups: list[Group]) -> list[dict[str, Any]]:
         """Returns recipient lines, or raises Invalid naming every bad code."""
         errors: list[FieldError] = []
         targets = self._direct(sender, to, errors) + self._grouped(sender, groups, errors)
@@ -103,7 +108,7 @@ class RecipientResolver:
         check_can_write(known.get(sender), sender, self.today)
         if not to and not groups:
             errors.append(FieldError("to", "at least one recipient is required"))
-        lines: dict[str, dict[str, str]] = {}
+        lines: dict[str, dict[str, Any]] = {}
         for target in targets:
             final, problem = self._follow(target.code, known)
             if final is None:
@@ -112,7 +117,7 @@ class RecipientResolver:
                 if not target.grouped:
                     errors.append(FieldError(target.field, f"{target.code} is the sender"))
             elif final.code not in lines or target.code == final.code:
-                lines[final.code] = _line(final, target.code)
+                lines[final.code] = _line(final, target.code, self._ancestors(final))
         if len(lines) > MAX_RECIPIENTS:
             field = "to_groups" if groups else "to"
             message = f"reaches {len(lines)} agencies; a document may reach {MAX_RECIPIENTS}"
@@ -155,6 +160,16 @@ class RecipientResolver:
             targets += [_Target(field, code, grouped=True) for code in members]
         return targets
 
+    def _ancestors(self, entry: DirectoryEntry) -> list[str]:
+        """The agencies above one, from the top down, as the directory has them today."""
+        chain: list[str] = []
+        parent = entry.parent
+        while parent is not None and parent not in chain and parent != entry.code:
+            chain.append(parent)
+            above = self.directory.lookup([parent]).get(parent)
+            parent = above.parent if above else None
+        return chain[::-1]
+
     def receiver(self, code: str) -> DirectoryEntry | None:
         """The active agency that receives for code today (itself, or its last successor)."""
         return self._follow(code, self.directory.lookup([code]))[0]
@@ -180,12 +195,16 @@ class RecipientResolver:
         return None, f"unknown agency {code}"
 
 
-def _line(entry: DirectoryEntry, addressed: str) -> dict[str, str]:
+def _line(entry: DirectoryEntry, addressed: str, ancestors: list[str]) -> dict[str, Any]:
+    """A recipient line; its tier and ancestors are recorded as they are on the day of sending,
+    so statistics by subtree keep the tree of that day after a reform moves the agency."""
     route = Route.AXIS if entry.remote else Route.LOCAL
-    line = {
+    line: dict[str, Any] = {
         "agency": entry.code,
         "route": route.value,
         "state": QUEUED if route is Route.AXIS else DELIVERED,
+        "tier": entry.tier.value,
+        "ancestors": ancestors,
     }
     if addressed != entry.code:
         line["addressed_as"] = addressed

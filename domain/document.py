@@ -35,6 +35,7 @@ class RecipientLine:
     last_report: tuple[str, str | None, Any] | None = None
     last_report_at: datetime | None = None
     holder: str | None = None
+    tier: str | None = None  # on the day of sending (older documents did not record it)
 
     @property
     def held_by(self) -> str:
@@ -109,7 +110,11 @@ class Document(BaseAggregate[UUID]):
             aggregate.revoked = False
             aggregate.recipients = {
                 r["agency"]: RecipientLine(
-                    r["agency"], Route(r["route"]), r["state"], r.get("addressed_as")
+                    r["agency"],
+                    Route(r["route"]),
+                    r["state"],
+                    r.get("addressed_as"),
+                    tier=r.get("tier"),
                 )
                 for r in self.recipients
             }

@@ -15,6 +15,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._overdue_seen: set[str] = set()
         r = self.registry
         self.http_requests = Counter(
             "lienthong_http_requests",
@@ -24,8 +25,8 @@ class Metrics:
         )
         self.http_duration = Histogram(
             "lienthong_http_request_duration_seconds",
-            "Time to answer an HTTP request.",
-            ["method", "route"],
+            "Time to answer an HTTP request, by route template and status class (2xx...).",
+            ["method", "route", "status_class"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
@@ -48,8 +49,20 @@ class Metrics:
         )
         self.documents_sent = Counter(
             "lienthong_documents_sent",
-            "Documents accepted, by recipient route.",
-            ["route"],
+            "Documents sent, by sending agency, its tier and each route they took.",
+            ["agency", "tier", "route"],
+            registry=r,
+        )
+        self.documents_received = Counter(
+            "lienthong_documents_received",
+            "Documents received, by recipient agency, its tier and route.",
+            ["agency", "tier", "route"],
+            registry=r,
+        )
+        self.bad_requests = Counter(
+            "lienthong_bad_requests",
+            "Requests refused as bad input, by reason.",
+            ["reason"],
             registry=r,
         )
         self.status_reports = Counter(
@@ -93,6 +106,34 @@ class Metrics:
             "Attachment bytes received (before dedup).",
             registry=r,
         )
+        self.attachment_stored_bytes = Counter(
+            "lienthong_attachment_stored_bytes",
+            "Attachment bytes stored (each distinct attachment once).",
+            registry=r,
+        )
+        self.projection_lag_seconds = Gauge(
+            "lienthong_projection_lag_seconds",
+            "Age of the oldest event not yet in the views (0 when caught up).",
+            ["projection"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.documents_overdue = Gauge(
+            "lienthong_documents_overdue",
+            "Open documents past their due date, by the agency that holds them.",
+            ["agency"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+
+    def set_overdue(self, counts: dict[str, int]) -> None:
+        """Sets the overdue gauge; agencies no longer overdue go to 0 (in multiprocess mode a
+        removed series would keep its last value)."""
+        for agency in self._overdue_seen - counts.keys():
+            self.documents_overdue.labels(agency).set(0)
+        for agency, n in counts.items():
+            self.documents_overdue.labels(agency).set(n)
+        self._overdue_seen |= counts.keys()
 
     def exposition(self) -> bytes:
         """The text format of /metrics: this process's registry, or every worker's when

@@ -6,22 +6,34 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from importlib.resources import files
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, boxes, documents
+from router import agencies, boxes, documents, stats
 from router.clock import clock_ctx
 from router.config import Config
 from router.http import Handler, json_response, problem, problems, route_template
-from router.services import SERVICES, build_services
+from router.services import SERVICES, Services, build_services
 
 CONFIG = web.AppKey("config", Config)
 OPENAPI = files("router").joinpath("openapi.json").read_bytes()
 
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# Refusals of bad input, by status (401 is counted as an authentication failure instead).
+BAD_REQUEST_REASONS = {
+    400: "malformed",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+}
 
 
 @web.middleware
@@ -41,7 +53,11 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics = request.app[SERVICES].metrics
         route = route_template(request)
         metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_duration.labels(request.method, route).observe(time.perf_counter() - started)
+        metrics.http_duration.labels(request.method, route, f"{status // 100}xx").observe(
+            time.perf_counter() - started
+        )
+        if status in BAD_REQUEST_REASONS:
+            metrics.bad_requests.labels(BAD_REQUEST_REASONS[status]).inc()
 
 
 async def echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -81,9 +97,25 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """GET /metrics in the Prometheus text format."""
-    body = request.app[SERVICES].metrics.exposition()
+    """GET /metrics in the Prometheus text format; the gauges that need the store are read now."""
+    services = request.app[SERVICES]
+    await services.call(_read_gauges, services)
+    body = services.metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _read_gauges(services: Services) -> None:
+    """Store position, view lag (events and seconds) and overdue documents by agency."""
+    m, name = services.metrics, services.runner.projection.name
+    head, position = services.events.max_position(), services.runner.position
+    m.store_position.set(head)
+    m.projection_lag.labels(name).set(max(head - position, 0))
+    oldest = services.events.after(position, 1) if head > position else []
+    age = (
+        time.time() - datetime.fromisoformat(oldest[0]["recorded_at"]).timestamp() if oldest else 0
+    )
+    m.projection_lag_seconds.labels(name).set(max(age, 0.0))
+    m.set_overdue(services.views.overdue(services.exchange.today()))
 
 
 async def openapi(_: web.Request) -> web.Response:
@@ -117,6 +149,7 @@ def create_app(config: Config) -> web.Application:
             *agencies.ROUTES,
             *documents.ROUTES,
             *boxes.ROUTES,
+            *stats.ROUTES,
         ]
     )
     return app

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from router.config import MIB, Config
@@ -131,6 +133,52 @@ def rebuild(args: argparse.Namespace) -> None:
     exchange.close()
 
 
+def stats(args: argparse.Namespace) -> None:
+    """Prints the on-time figures of a period as a table (or JSON)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from router.services import open_exchange
+    from router.stats import BUCKETS, summarize
+
+    config = _config(args)
+    exchange, views = open_exchange(config)
+    today = config.today()
+    rows = views.stats(
+        root=args.agency, tier=args.tier, since=args.since, until=args.until, today=today
+    )
+    exchange.close()
+    figures = summarize(rows)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    scope = f" under {args.agency}" if args.agency else ""
+    table = Table(
+        title=f"On time, documents sent {args.since} to {args.until}{scope} (as of {today})"
+    )
+    table.add_column("agency")
+    table.add_column("name")
+    for bucket in (*BUCKETS, "on-time rate"):
+        table.add_column(bucket.replace("_", " "), justify="right")
+
+    def cells(row: dict[str, object]) -> list[str]:
+        rate = row["on_time_rate"]
+        percent = f"{rate:.2%}" if isinstance(rate, float) else "n/a"
+        return [f"{row[b]:,}" for b in BUCKETS] + [percent]
+
+    for row in figures["agencies"]:
+        table.add_row(str(row["code"]), str(row["name"]), *cells(row))
+    table.add_row("total", "", *cells(figures["total"]), style="bold")
+    Console().print(table)
+
+
+def _date(raw: str) -> str:
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {raw!r}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -175,6 +223,15 @@ def main(argv: list[str] | None = None) -> None:
     p = views.add_parser("rebuild", help="drop and rebuild every view from the event history")
     _store_args(p)
     p.set_defaults(func=rebuild)
+
+    p = commands.add_parser("stats", help="on-time figures of a period, by agency")
+    _store_args(p)
+    p.add_argument("--from", dest="since", type=_date, required=True, help="first day (Vietnam)")
+    p.add_argument("--to", dest="until", type=_date, required=True, help="last day (Vietnam)")
+    p.add_argument("--tier", choices=["central", "province", "district", "commune"])
+    p.add_argument("--agency", help="an agency and its subtree (all agencies when omitted)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=stats)
 
     args = parser.parse_args(argv)
     args.func(args)

@@ -75,8 +75,13 @@ async def send(request: web.Request) -> web.Response:
         body, blobs = await services.call(_prepare, raw, services)
     else:
         body, blobs = _prepare(raw, services)
-    digests = [await services.call(services.blobs.put, data) for data in blobs]
-    services.metrics.attachment_bytes.inc(sum(map(len, blobs)))
+    digests = []
+    for data in blobs:
+        digest, new = await services.call(services.blobs.put, data)
+        digests.append(digest)
+        services.metrics.attachment_bytes.inc(len(data))
+        if new:
+            services.metrics.attachment_stored_bytes.inc(len(data))
     outcome = await services.writer.execute(
         SendDocument(
             sender=principal.subject,
@@ -102,8 +107,7 @@ async def send(request: web.Request) -> web.Response:
     )
     document: Document = outcome.aggregate
     if outcome.recorded:
-        for line in document.recipients.values():
-            services.metrics.documents_sent.labels(line.route.value).inc()
+        _count_sent(services, document)
     return json_response(
         {
             "id": str(document.id),
@@ -117,6 +121,19 @@ async def send(request: web.Request) -> web.Response:
         },
         201 if outcome.recorded else 200,
     )
+
+
+def _count_sent(services: Services, document: Document) -> None:
+    """Counts a new document by sender and by recipient (codes from the directory only)."""
+    metrics, sender = services.metrics, document.sender
+    entry = services.exchange.directory.lookup([sender]).get(sender)
+    tier = entry.tier.value if entry else "unknown"
+    for route in sorted({line.route.value for line in document.recipients.values()}):
+        metrics.documents_sent.labels(sender, tier, route).inc()
+    for line in document.recipients.values():
+        metrics.documents_received.labels(
+            line.agency, line.tier or "unknown", line.route.value
+        ).inc()
 
 
 def addressed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from datetime import date
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -364,6 +365,8 @@ async def test_merge_retire_and_group_answers_match_the_spec(api: Api) -> None:
             "route": "local",
             "state": "delivered",
             "addressed_as": COMMUNE,
+            "tier": "commune",
+            "ancestors": [PROVINCE, DISTRICT],
         } in lines
     inbox = await answer(api, "GET", "/v1/inbox", 200, successor)
     assert [i["id"] for i in inbox["items"]] == [grouped["id"], sent["id"]]
@@ -497,3 +500,25 @@ async def test_too_large_answers_match_the_spec(store_config: Config, aiohttp_cl
         data=io.BytesIO(b"[" + b" " * 2 * 1024 * 1024),
         headers={"Content-Type": "application/json"},
     )
+
+
+async def test_stats_answers_match_the_spec(api: Api) -> None:
+    await api.province()
+    status, sent = await api.send(PROVINCE, [COMMUNE, DISTRICT])
+    assert status == 201, sent
+    await api.report(COMMUNE, sent["id"], "02", note="không thuộc thẩm quyền")
+    today = date.today().isoformat()
+    period = {"from": "2026-01-01", "to": "2030-12-31"}
+    everyone = await answer(api, "GET", "/v1/stats", 200, OPERATOR_TOKEN, params=period)
+    assert everyone["total"]["received"] == 2
+    await answer(
+        api, "GET", "/v1/stats", 200, api.tokens[DISTRICT], params=period | {"tier": "commune"}
+    )
+    await answer(
+        api, "GET", "/v1/stats", 403, api.tokens[COMMUNE], params=period | {"agency": DISTRICT}
+    )
+    await answer(
+        api, "GET", "/v1/stats", 404, OPERATOR_TOKEN, params=period | {"agency": "000.09.09.H41"}
+    )
+    await answer(api, "GET", "/v1/stats", 422, OPERATOR_TOKEN, params={"from": today})
+    await answer(api, "GET", "/v1/stats", 401, params=period)
