@@ -7,8 +7,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from router.config import MIB, Config
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -107,10 +111,15 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
     return supervise([argv + (demo if i == 0 else []) for i in range(args.workers)], env)
 
 
-def rebuild(args: argparse.Namespace) -> None:
-    """Drops the views and replays the whole history into them, with a progress bar."""
+def _progress_bar() -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns)
+
+
+def rebuild(args: argparse.Namespace) -> None:
+    """Drops the views and replays the whole history into them, with a progress bar."""
     from adapters.projection import ExchangeProjection
     from adapters.views import drop_views
     from router.services import open_exchange
@@ -120,8 +129,7 @@ def rebuild(args: argparse.Namespace) -> None:
     drop_views(views.engine)
     projection.setup()
     head = exchange.recorder.max_notification_id() or 0
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns) as progress:
+    with _progress_bar() as progress:
         task = progress.add_task("rebuilding views", total=head)
         more = True
         while more:
@@ -129,6 +137,28 @@ def rebuild(args: argparse.Namespace) -> None:
             progress.update(task, completed=min(position, head))
     print(f"views rebuilt up to event {position}")
     exchange.close()
+
+
+def export_agencies(args: argparse.Namespace) -> None:
+    """Writes every agency of the directory as CSV or JSON."""
+    from router import catalogue
+
+    config = _config(args)
+    if args.output is None:
+        catalogue.export(config, args.format, sys.stdout)
+        return
+    with args.output.open("w", encoding="utf-8", newline="") as out:
+        catalogue.export(config, args.format, out)
+
+
+def import_agencies(args: argparse.Namespace) -> None:
+    """Makes the directory match a CSV or JSON file, showing the diff; exits 2 on any error."""
+    from router import catalogue
+
+    config = _config(args)
+    sys.exit(
+        catalogue.import_file(config, args.file, dry_run=args.dry_run, progress=_progress_bar())
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -175,6 +205,22 @@ def main(argv: list[str] | None = None) -> None:
     p = views.add_parser("rebuild", help="drop and rebuild every view from the event history")
     _store_args(p)
     p.set_defaults(func=rebuild)
+
+    agencies = commands.add_parser(
+        "agencies", help="export or import the directory"
+    ).add_subparsers(dest="action", required=True)
+    p = agencies.add_parser("export", help="write every agency as CSV or JSON")
+    _store_args(p)
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(func=export_agencies)
+    p = agencies.add_parser(
+        "import", help="register, rename and move agencies so the directory matches a file"
+    )
+    p.add_argument("file", type=Path, help="a .csv or .json file (code,name,tier,parent,remote)")
+    _store_args(p)
+    p.add_argument("--dry-run", action="store_true", help="show the changes, record nothing")
+    p.set_defaults(func=import_agencies)
 
     args = parser.parse_args(argv)
     args.func(args)
