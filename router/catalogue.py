@@ -142,7 +142,7 @@ def import_file(config: Config, path: Path, *, dry_run: bool, progress: Progress
     if errors:
         return _refuse(errors)
     with opened(config) as (exchange, views, projection):
-        change = plan(rows, directory(views))
+        change = plan(rows, directory(views), exchange.today())
         if change.errors:
             return _refuse(change.errors)
         print("\n".join([*change.diff, change.summary()]))

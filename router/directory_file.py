@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from domain.codes import Tier, check_agency_code
 from domain.commands import Command, MoveAgency, RegisterAgency, RenameAgency
+from domain.directory import status_on
 from domain.errors import Invalid
 
 FIELDS = ("code", "name", "tier", "parent", "remote")
@@ -156,8 +157,9 @@ def write(rows: Iterable[Row], kind: str, out: TextIO) -> None:
         writer.writerow((r.code, r.name, r.tier.value, r.parent or "", str(r.remote).lower()))
 
 
-def plan(rows: Sequence[Row], existing: dict[str, dict[str, Any]]) -> Plan:
-    """Compares the rows with the directory: what to record, the diff, and every error."""
+def plan(rows: Sequence[Row], existing: dict[str, dict[str, Any]], today: str) -> Plan:
+    """Compares the rows with the directory as of today: what to record, the diff, and every
+    error."""
     result = Plan()
     first: dict[str, Row] = {}
     for row in rows:
@@ -165,7 +167,7 @@ def plan(rows: Sequence[Row], existing: dict[str, dict[str, Any]]) -> Plan:
             result.errors.append(f"{row.place}: {row.code} is also on {first[row.code].place}")
         else:
             first[row.code] = row
-    commands = [(row, c) for row in first.values() for c in _compare(row, existing, result)]
+    commands = [(row, c) for row in first.values() for c in _compare(row, existing, today, result)]
     depth = _check_tree(first, existing, result.errors)
     result.steps = sorted(
         ((depth[row.code], row, c) for row, c in commands), key=lambda step: step[0]
@@ -174,7 +176,9 @@ def plan(rows: Sequence[Row], existing: dict[str, dict[str, Any]]) -> Plan:
     return result
 
 
-def _compare(row: Row, existing: dict[str, dict[str, Any]], result: Plan) -> list[Command]:
+def _compare(
+    row: Row, existing: dict[str, dict[str, Any]], today: str, result: Plan
+) -> list[Command]:
     old = existing.get(row.code)
     if old is None:
         result.counts["added"] += 1
@@ -196,14 +200,26 @@ def _compare(row: Row, existing: dict[str, dict[str, Any]], result: Plan) -> lis
         before, after = _place(old["tier"], old["parent"]), _place(row.tier, row.parent)
         result.diff.append(f"> {row.code} moved: {before} -> {after}")
         commands.append(MoveAgency(row.code, row.parent, row.tier))
-        if old["ends_on"] is not None:
-            ended = f"merged into {old['successor']}" if old["successor"] else "retired"
-            result.errors.append(
-                f"{row.place}: {row.code} is {ended} from {old['ends_on']}; it cannot move"
-            )
+        result.errors += _move_errors(row, old, existing, today)
     if not commands:
         result.counts["unchanged"] += 1
     return commands
+
+
+def _move_errors(
+    row: Row, old: dict[str, Any], existing: dict[str, dict[str, Any]], today: str
+) -> list[str]:
+    """Says why an agency cannot move: it has ended, or the parent it moves under has."""
+    errors = []
+    if old["ends_on"] is not None:
+        ended = f"merged into {old['successor']}" if old["successor"] else "retired"
+        errors.append(f"{row.place}: {row.code} is {ended} from {old['ends_on']}; it cannot move")
+    parent = existing.get(row.parent or "")
+    if parent is not None:
+        state = status_on(parent["status"], parent["successor"], parent["ends_on"], today)
+        if state in ("merged", "retired"):
+            errors.append(f"{row.place}: {row.code} cannot move under {row.parent}: it is {state}")
+    return errors
 
 
 def _place(tier: str, parent: str | None) -> str:

@@ -17,6 +17,7 @@ DISTRICT = "000.01.00.H41"
 DISTRICT_2 = "000.02.00.H41"
 COMMUNE = "000.01.01.H41"
 MINISTRY = "000.00.00.G22"
+TODAY = "2026-11-25"
 
 CSV = (
     "code,name,tier,parent,remote\n"
@@ -59,6 +60,7 @@ def stored(
         "tier": tier,
         "parent": parent,
         "remote": False,
+        "status": "active",
         "successor": None,
         "ends_on": None,
     } | extra
@@ -174,6 +176,7 @@ def test_new_agencies_are_registered_without_a_token_parents_first() -> None:
     change = plan(
         [row(COMMUNE, "commune", DISTRICT), row(DISTRICT, "district", PROVINCE)],
         directory(stored(PROVINCE, "province")),
+        TODAY,
     )
     assert change.errors == []
     assert [(depth, command) for depth, _, command in change.steps] == [
@@ -202,6 +205,7 @@ def test_a_new_name_is_a_rename_and_a_new_parent_or_tier_a_move() -> None:
             row(COMMUNE, "commune", DISTRICT_2, name="Phường Nghi Phong"),
         ],
         now,
+        TODAY,
     )
     assert change.errors == []
     assert [command for _, _, command in change.steps] == [
@@ -221,24 +225,26 @@ def test_a_new_name_is_a_rename_and_a_new_parent_or_tier_a_move() -> None:
 
 def test_the_directory_as_it_is_plans_nothing() -> None:
     now = directory(stored(PROVINCE, "province"), stored(DISTRICT, "district", PROVINCE))
-    change = plan([Row.stored(a) for a in now.values()], now)
+    change = plan([Row.stored(a) for a in now.values()], now, TODAY)
     assert (change.steps, change.diff, change.errors) == ([], [], [])
     assert change.summary() == "0 added, 0 renamed, 0 moved, 2 unchanged"
 
 
 def test_a_code_twice_in_the_file_is_an_error_naming_both_lines() -> None:
-    change = plan([row(PROVINCE, "province"), row(PROVINCE, "province", line=7)], {})
+    change = plan([row(PROVINCE, "province"), row(PROVINCE, "province", line=7)], {}, TODAY)
     assert change.errors == [f"line 7: {PROVINCE} is also on line 2"]
 
 
 def test_a_parent_in_neither_the_file_nor_the_directory_is_an_error() -> None:
-    change = plan([row(COMMUNE, "commune", DISTRICT)], directory(stored(PROVINCE, "province")))
+    change = plan(
+        [row(COMMUNE, "commune", DISTRICT)], directory(stored(PROVINCE, "province")), TODAY
+    )
     assert change.errors == [f"line 2: parent {DISTRICT} is neither in the file nor the directory"]
 
 
 def test_a_parent_of_a_lower_tier_is_an_error() -> None:
     now = directory(stored(PROVINCE, "province"), stored(DISTRICT, "district", PROVINCE))
-    change = plan([row(DISTRICT_2, "province", DISTRICT)], now)
+    change = plan([row(DISTRICT_2, "province", DISTRICT)], now, TODAY)
     assert change.errors == [
         f"line 2: {DISTRICT} (district) cannot be the parent of {DISTRICT_2} (province)"
     ]
@@ -250,7 +256,7 @@ def test_a_move_below_the_tier_of_a_child_left_in_place_is_an_error() -> None:
         stored(DISTRICT, "district", PROVINCE),
         stored(DISTRICT_2, "district", DISTRICT),
     )
-    change = plan([row(DISTRICT, "commune", PROVINCE)], now)
+    change = plan([row(DISTRICT, "commune", PROVINCE)], now, TODAY)
     assert change.errors == [
         f"line 2: {DISTRICT} (commune) cannot be the parent of {DISTRICT_2} (district)"
     ]
@@ -259,19 +265,20 @@ def test_a_move_below_the_tier_of_a_child_left_in_place_is_an_error() -> None:
 def test_a_remote_agency_may_sit_under_any_tier() -> None:
     remote = Row(MINISTRY, "Bộ", Tier.CENTRAL, DISTRICT, True, "line 9")
     now = directory(stored(PROVINCE, "province"), stored(DISTRICT, "district", PROVINCE))
-    assert plan([remote], now).errors == []
+    assert plan([remote], now, TODAY).errors == []
 
 
 def test_a_cycle_is_reported_once_whether_in_the_file_or_through_the_directory() -> None:
     in_file = plan(
         [row(DISTRICT, "district", DISTRICT_2, line=4), row(DISTRICT_2, "district", DISTRICT)],
         {},
+        TODAY,
     )
     assert in_file.errors == [
         f"line 4: the parents form a cycle: {DISTRICT} -> {DISTRICT_2} -> {DISTRICT}"
     ]
     now = directory(stored(DISTRICT, "district"), stored(COMMUNE, "district", DISTRICT))
-    through = plan([row(DISTRICT, "district", COMMUNE)], now)
+    through = plan([row(DISTRICT, "district", COMMUNE)], now, TODAY)
     assert through.errors == [
         f"line 2: the parents form a cycle: {DISTRICT} -> {COMMUNE} -> {DISTRICT}"
     ]
@@ -279,7 +286,7 @@ def test_a_cycle_is_reported_once_whether_in_the_file_or_through_the_directory()
 
 def test_changing_remote_is_an_error() -> None:
     local = Row(MINISTRY, "Bộ", Tier.CENTRAL, None, False, "line 3")
-    assert plan([local], directory(stored(MINISTRY, "central", remote=True))).errors == [
+    assert plan([local], directory(stored(MINISTRY, "central", remote=True)), TODAY).errors == [
         f"line 3: {MINISTRY} has remote true in the directory; changing remote is not supported"
     ]
 
@@ -290,7 +297,23 @@ def test_moving_a_merged_agency_is_an_error_but_renaming_it_is_not() -> None:
         stored(DISTRICT, "district", PROVINCE, successor=DISTRICT_2, ends_on="2026-01-01"),
         stored(DISTRICT_2, "district", PROVINCE),
     )
-    assert plan([row(DISTRICT, "district", PROVINCE, name="Mới")], now).errors == []
-    assert plan([row(DISTRICT, "district", DISTRICT_2)], now).errors == [
+    assert plan([row(DISTRICT, "district", PROVINCE, name="Mới")], now, TODAY).errors == []
+    assert plan([row(DISTRICT, "district", DISTRICT_2)], now, TODAY).errors == [
         f"line 2: {DISTRICT} is merged into {DISTRICT_2} from 2026-01-01; it cannot move"
+    ]
+
+
+def test_moving_under_a_parent_merged_or_retired_as_of_today_is_an_error() -> None:
+    now = directory(
+        stored(PROVINCE, "province"),
+        stored(DISTRICT, "district", PROVINCE, successor=DISTRICT_2, ends_on=TODAY),
+        stored(DISTRICT_2, "district", PROVINCE, ends_on="2026-12-31"),
+        stored(COMMUNE, "commune", PROVINCE),
+    )
+    assert plan([row(COMMUNE, "commune", DISTRICT)], now, TODAY).errors == [
+        f"line 2: {COMMUNE} cannot move under {DISTRICT}: it is merged"
+    ]
+    assert plan([row(COMMUNE, "commune", DISTRICT_2)], now, TODAY).errors == []
+    assert plan([row(COMMUNE, "commune", DISTRICT_2)], now, "2026-12-31").errors == [
+        f"line 2: {COMMUNE} cannot move under {DISTRICT_2}: it is retired"
     ]
