@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import Api
 
 PROVINCE = "000.00.00.H41"
@@ -127,3 +128,15 @@ async def test_a_blank_or_long_query_is_refused_naming_q(tree: Api, q: str) -> N
 
 async def test_a_query_of_200_characters_is_accepted(tree: Api) -> None:
     assert await listed(tree, q="a" * 200) == []
+
+
+async def test_a_renamed_agency_is_found_by_its_new_name_only(tree: Api) -> None:
+    status, body = await tree.call(
+        "PATCH",
+        f"/v1/agencies/{NGHI_DONG}",
+        OPERATOR_TOKEN,
+        json={"name": "Ủy ban nhân dân phường Nghi Đồng"},
+    )
+    assert status == 200, body
+    assert await listed(tree, q="phuong nghi dong") == [NGHI_DONG]
+    assert await listed(tree, q="xa nghi dong") == []
