@@ -20,7 +20,7 @@ install: $(STAMP)
 # Runs the router on the embedded SQLite store with a demo province; prints tokens and a curl.
 run: $(STAMP)
 	LIENTHONG_OPERATOR_TOKEN="$${LIENTHONG_OPERATOR_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')}" \
-		$(BIN)/lienthong serve --host $(HOST) --port $(PORT) --data $(DEMO_DIR) --demo
+		$(BIN)/lienthong serve --host $(HOST) --port $(PORT) --data $(DEMO_DIR) --demo --log-format console
 
 # Unit, integration (SQLite and PostgreSQL) and end-to-end tests.
 test: $(STAMP)
@@ -31,6 +31,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus"; exit 1; }
+	promtool check rules ops/prometheus/alerts.yml
+	cd ops/prometheus && promtool test rules alerts_test.yml
 
 bench: $(STAMP)
 	ops/run-tests.sh $(BIN)/python -m ops.bench $(BENCH_ARGS)

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.views import agencies, meta
+from adapters.views import agencies, meta, subtree
 from domain.codes import AgencyStatus, Tier
 from domain.directory import DirectoryEntry
 
@@ -70,13 +70,12 @@ class SqlDirectory:
 
     def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
         """Returns the agencies of a tier in the subtree of an agency, itself included."""
-        subtree = sa.select(agencies.c.code).where(agencies.c.code == under).cte(recursive=True)
-        subtree = subtree.union(
-            sa.select(agencies.c.code).where(agencies.c.parent == subtree.c.code)
-        )
         query = (
             sa.select(*_ENTRY)
-            .where(agencies.c.code.in_(sa.select(subtree.c.code)), agencies.c.tier == tier.value)
+            .where(
+                agencies.c.code.in_(sa.select(subtree(under).c.code)),
+                agencies.c.tier == tier.value,
+            )
             .order_by(agencies.c.code)
         )
         with self.engine.connect() as c:

@@ -165,6 +165,7 @@ class ExchangeProjection:
                 "id": str(e.originator_id),
                 "code": e.code,
                 "name": e.name,
+                "folded_name": v.fold(e.name),
                 "tier": e.tier,
                 "parent": e.parent,
                 "remote": e.remote,
@@ -212,7 +213,9 @@ class ExchangeProjection:
     def _agency_renamed(self, w: _Writes, position: int, e: Agency.Renamed) -> None:
         w.directory_changed_at = position
         w.execute(
-            v.agencies.update().where(v.agencies.c.id == str(e.originator_id)).values(name=e.name)
+            v.agencies.update()
+            .where(v.agencies.c.id == str(e.originator_id))
+            .values(name=e.name, folded_name=v.fold(e.name))
         )
 
     def _move_scheduled(self, w: _Writes, position: int, e: Agency.MoveScheduled) -> None:

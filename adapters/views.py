@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from domain.document import CLOSED
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 meta = sa.Table(
     "view_meta",
@@ -37,6 +38,7 @@ agencies = sa.Table(
     sa.Column("code", sa.String(16), primary_key=True),
     sa.Column("id", sa.String(36), nullable=False, unique=True),
     sa.Column("name", sa.Text, nullable=False),
+    sa.Column("folded_name", sa.Text, nullable=False, index=True),
     sa.Column("tier", sa.String(16), nullable=False),
     sa.Column("parent", sa.String(16), index=True),
     sa.Column("remote", sa.Boolean, nullable=False),
@@ -127,6 +129,19 @@ recipient_history = sa.Table(
     sa.Column("at", sa.String(32), nullable=False),
 )
 
+
+def fold(text: str) -> str:
+    """Returns text as name search compares it: no accents, đ as d, casefolded, single spaces."""
+    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return " ".join(bare.replace("đ", "d").replace("Đ", "d").casefold().split())
+
+
+def subtree(under: str) -> sa.CTE:
+    """Returns the codes of an agency and of every agency below it, following `parent`."""
+    top = sa.select(agencies.c.code).where(agencies.c.code == under).cte(recursive=True)
+    return top.union(sa.select(agencies.c.code).where(agencies.c.parent == top.c.code))
+
+
 VIEW_TABLES = (agencies, principals, documents, recipients, recipient_history)
 
 
@@ -201,14 +216,27 @@ class Views:
         return dict(row._mapping) if row else None
 
     def agencies(
-        self, *, tier: str | None, parent: str | None, after: str | None, limit: int
+        self,
+        *,
+        tier: str | None = None,
+        parent: str | None = None,
+        under: str | None = None,
+        q: str | None = None,
+        after: str | None = None,
+        limit: int,
     ) -> list[dict[str, Any]]:
-        """Lists agencies in code order after a code."""
+        """Lists agencies in code order after a code: of a tier, children of a parent, anywhere
+        below `under`, with every word of `q` in their name (accents and case aside)."""
         query = sa.select(agencies).order_by(agencies.c.code).limit(limit)
         if tier:
             query = query.where(agencies.c.tier == tier)
         if parent:
             query = query.where(agencies.c.parent == parent)
+        if under:
+            below = sa.select(subtree(under).c.code)
+            query = query.where(agencies.c.code.in_(below), agencies.c.code != under)
+        for word in fold(q or "").split():
+            query = query.where(agencies.c.folded_name.contains(word, autoescape=True))
         if after:
             query = query.where(agencies.c.code > after)
         with self.engine.connect() as c:

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.views import fold
 from domain.agency import Agency, Auditor
 from domain.commands import (
     Command,
@@ -28,6 +29,7 @@ from router.services import SERVICES
 from router.wire import AgencyIn, AgencyPatch, AuditorIn, MergeIn, MoveIn, RetireIn, decode
 
 _PUBLIC = ("code", "name", "tier", "parent", "remote")
+MAX_QUERY = 200
 
 
 def present(row: dict[str, Any], today: str) -> dict[str, Any]:
@@ -103,12 +105,29 @@ async def list_agencies(request: web.Request) -> web.Response:
     tier = request.query.get("tier")
     if tier is not None and tier not in ("central", "province", "district", "commune"):
         raise Invalid.field("tier", "must be central, province, district or commune")
+    q = request.query.get("q")
+    if q is not None and len(q) > MAX_QUERY:
+        raise Invalid.field("q", f"must be at most {MAX_QUERY} characters")
+    if q is not None and not fold(q):
+        raise Invalid.field("q", "must not be blank")
+    under = request.query.get("under")
     after = decode_cursor(request, str)
-    rows = await services.call(
-        lambda: services.views.agencies(
-            tier=tier, parent=request.query.get("parent"), after=after, limit=limit + 1
+
+    def page() -> list[dict[str, Any]] | None:
+        if under is not None and services.views.agency(under) is None:
+            return None
+        return services.views.agencies(
+            tier=tier,
+            parent=request.query.get("parent"),
+            under=under,
+            q=q,
+            after=after,
+            limit=limit + 1,
         )
-    )
+
+    rows = await services.call(page)
+    if rows is None:
+        raise NotFound(f"agency {under} not found")
     next_cursor = encode_cursor(rows[limit - 1]["code"]) if len(rows) > limit else None
     return json_response(
         {"items": [present(r, _today(request)) for r in rows[:limit]], "next_cursor": next_cursor}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from importlib.resources import files
@@ -12,7 +14,8 @@ from importlib.resources import files
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, boxes, documents, stats
+from router import agencies, boxes, documents, logs, stats
+from router.auth import AGENCY, PRINCIPAL
 from router.clock import clock_ctx
 from router.config import Config
 from router.http import Handler, json_response, problem, problems, route_template
@@ -23,6 +26,11 @@ OPENAPI = files("router").joinpath("openapi.json").read_bytes()
 
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# A caller's X-Request-Id is kept when it is 1..64 visible ASCII characters; else the router makes
+# one: a random prefix per process and a counter (unique, and cheaper than a UUID per request).
+_REQUEST_ID_SHAPE = re.compile(r"^[\x21-\x7e]{1,64}$")
+_ID_PREFIX = secrets.token_hex(6)
+_ids = itertools.count(1)
 # Refusals of bad input, by status (401 is counted as an authentication failure instead).
 BAD_REQUEST_REASONS = {
     400: "malformed",
@@ -38,8 +46,11 @@ BAD_REQUEST_REASONS = {
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Counts and times every request by route template and gives it a request id."""
-    request[REQUEST_ID] = request.headers.get("X-Request-Id", "")[:64] or str(uuid.uuid4())
+    """Gives every request an id, then counts, times and logs it by route template."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID_SHAPE.match(given) else f"{_ID_PREFIX}-{next(_ids):x}"
+    request[REQUEST_ID] = request_id
+    logs.start_request(request_id)
     started = time.perf_counter()
     status = 500
     try:
@@ -50,14 +61,24 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = e.status
         raise
     finally:
+        seconds = time.perf_counter() - started
         metrics = request.app[SERVICES].metrics
         route = route_template(request)
         metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_duration.labels(request.method, route, f"{status // 100}xx").observe(
-            time.perf_counter() - started
-        )
+        metrics.http_duration.labels(request.method, route, f"{status // 100}xx").observe(seconds)
         if status in BAD_REQUEST_REASONS:
             metrics.bad_requests.labels(BAD_REQUEST_REASONS[status]).inc()
+        principal = request.get(PRINCIPAL)
+        logs.access.info(
+            "request",
+            method=request.method,
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 3),
+            principal=principal.kind if principal else None,
+            agency=principal.subject if principal and principal.kind == AGENCY else None,
+            outcome=logs.outcome(status),
+        )
 
 
 async def echo_request_id(request: web.Request, response: web.StreamResponse) -> None:

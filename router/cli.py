@@ -9,8 +9,13 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from router import logs
 from router.config import MIB, Config
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -102,6 +107,8 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
         str(args.grace_days),
         "--clock-seconds",
         str(args.clock_seconds),
+        "--log-format",
+        args.log_format,
         "--reuse-port",
     ]
     print(f"lienthong: {args.workers} workers on {args.host}:{args.port}", flush=True)
@@ -109,10 +116,15 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
     return supervise([argv + (demo if i == 0 else []) for i in range(args.workers)], env)
 
 
-def rebuild(args: argparse.Namespace) -> None:
-    """Drops the views and replays the whole history into them, with a progress bar."""
+def _progress_bar() -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns)
+
+
+def rebuild(args: argparse.Namespace) -> None:
+    """Drops the views and replays the whole history into them, with a progress bar."""
     from adapters.projection import ExchangeProjection
     from adapters.views import drop_views
     from router.services import open_exchange
@@ -122,8 +134,7 @@ def rebuild(args: argparse.Namespace) -> None:
     drop_views(views.engine)
     projection.setup()
     head = exchange.recorder.max_notification_id() or 0
-    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns) as progress:
+    with _progress_bar() as progress:
         task = progress.add_task("rebuilding views", total=head)
         more = True
         while more:
@@ -172,6 +183,14 @@ def stats(args: argparse.Namespace) -> None:
     Console().print(table)
 
 
+def seed(args: argparse.Namespace) -> None:
+    """Fills the store with synthetic documents (the views catch up later)."""
+    from router.seed import seed as run
+
+    position = run(_config(args), args.documents, args.sender, args.recipient, _progress_bar())
+    print(f"the store holds {position:,} events; the views catch up at the next start")
+
+
 def _date(raw: str) -> str:
     try:
         return date.fromisoformat(raw).isoformat()
@@ -179,9 +198,30 @@ def _date(raw: str) -> str:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {raw!r}") from None
 
 
+def export_agencies(args: argparse.Namespace) -> None:
+    """Writes every agency of the directory as CSV or JSON."""
+    from router import catalogue
+
+    config = _config(args)
+    if args.output is None:
+        catalogue.export(config, args.format, sys.stdout)
+        return
+    with args.output.open("w", encoding="utf-8", newline="") as out:
+        catalogue.export(config, args.format, out)
+
+
+def import_agencies(args: argparse.Namespace) -> None:
+    """Makes the directory match a CSV or JSON file, showing the diff; exits 2 on any error."""
+    from router import catalogue
+
+    config = _config(args)
+    sys.exit(
+        catalogue.import_file(config, args.file, dry_run=args.dry_run, progress=_progress_bar())
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(prog="lienthong", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -202,6 +242,12 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=60.0,
         help="how often the directory clock applies due moves and hand-overs (60)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("json", "console"),
+        default="json",
+        help="json: one object per line for log collectors (default); console: for people",
     )
     p.add_argument("--demo", action="store_true", help="seed a demo province and print tokens")
     p.add_argument(
@@ -233,7 +279,33 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=stats)
 
+    agencies = commands.add_parser(
+        "agencies", help="export or import the directory"
+    ).add_subparsers(dest="action", required=True)
+    p = agencies.add_parser("export", help="write every agency as CSV or JSON")
+    _store_args(p)
+    p.add_argument("--format", choices=("csv", "json"), default="csv")
+    p.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(func=export_agencies)
+    p = agencies.add_parser(
+        "import", help="register, rename and move agencies so the directory matches a file"
+    )
+    p.add_argument("file", type=Path, help="a .csv or .json file (code,name,tier,parent,remote)")
+    _store_args(p)
+    p.add_argument("--dry-run", action="store_true", help="show the changes, record nothing")
+    p.set_defaults(func=import_agencies)
+
+    p = commands.add_parser(
+        "seed", help="fill a store with synthetic documents (benchmarks, demonstrations)"
+    )
+    _store_args(p)
+    p.add_argument("--documents", type=int, required=True, help="how many to send")
+    p.add_argument("--sender", default="000.00.00.H41", help="sending agency (a province)")
+    p.add_argument("--recipient", default="000.00.11.H41", help="receiving agency (under it)")
+    p.set_defaults(func=seed)
+
     args = parser.parse_args(argv)
+    logs.configure(getattr(args, "log_format", "console"))
     args.func(args)
 
 

@@ -74,16 +74,18 @@ def open_exchange(config: Config) -> tuple[Exchange, Views]:
     return exchange, Views(engine)
 
 
+def write_lock(config: Config, kind: str) -> WriteLock:
+    """Returns the lock that every process writing `events` or `views` on one SQLite data
+    directory takes (on PostgreSQL a thread lock only: the database serialises processes)."""
+    return WriteLock(config.data_dir / f"{kind}.lock" if config.data_dir else None)
+
+
 def build_services(config: Config) -> Services:
     """Opens the stores and starts the projection and writer threads."""
     metrics = Metrics()
     exchange, views = open_exchange(config)
-    data = config.data_dir
     projection = ExchangeProjection(
-        views.engine,
-        exchange.recorder,
-        exchange.mapper,
-        WriteLock(data / "views.lock" if data else None),
+        views.engine, exchange.recorder, exchange.mapper, write_lock(config, "views")
     )
     runner = ProjectionRunner(projection, config.poll_interval, _progress(metrics, projection))
     runner.start()
@@ -94,7 +96,7 @@ def build_services(config: Config) -> Services:
         metrics,
         config.max_batch,
         batch_preparer(exchange, events),
-        WriteLock(data / "events.lock" if data else None),
+        write_lock(config, "events"),
     )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")

@@ -9,10 +9,19 @@ from typing import Any
 import aiohttp
 import pytest
 
+from domain.directory import today_in_vietnam
 from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api, document
 
 from .conftest import Server, Servers
-from .helpers import caught_up, eventually, every_event, ids_in, new_auditor, ready
+from .helpers import (
+    caught_up,
+    eventually,
+    every_event,
+    every_item,
+    ids_in,
+    new_auditor,
+    ready,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -104,6 +113,18 @@ async def test_two_processes_sending_at_once_record_each_document_exactly_once(
 
     events = await every_event(api_a, auditor, limit=500)
     assert events == await every_event(api_b, auditor, limit=500)
+    # Every view reads the same in both processes: directory, boxes, documents, statistics.
+    today = today_in_vietnam()
+    for agency in NEXT:
+        token = api_a.tokens[agency]
+        for path in ("/v1/inbox", "/v1/outbox", f"/v1/agencies?under={PROVINCE}"):
+            same = await every_item(api_a, path, token) == await every_item(api_b, path, token)
+            assert same, (agency, path)
+        stats = f"/v1/stats?from={today}&to={today}"
+        assert await api_a.call("GET", stats, token) == await api_b.call("GET", stats, token)
+    for doc in every_id[:10]:
+        path = f"/v1/documents/{doc}"
+        assert await api_a.call("GET", path, auditor) == await api_b.call("GET", path, auditor)
     sent = Counter(e["stream"] for e in events if e["type"] == "DocumentSent")
     assert sent == Counter(every_id)
     for api in (api_a, api_b):

@@ -235,6 +235,15 @@ async def test_directory_answers_match_the_spec(api: Api) -> None:
         OPERATOR_TOKEN,
         params={"tier": "commune", "cursor": page["next_cursor"]},
     )
+    found = await answer(
+        api,
+        "GET",
+        "/v1/agencies",
+        200,
+        OPERATOR_TOKEN,
+        params={"under": PROVINCE, "tier": "commune", "q": "hung loc", "limit": "1"},
+    )
+    assert [a["code"] for a in found["items"]] == ["000.01.03.H41"]
     at = {"code": COMMUNE}
     await answer(api, "GET", "/v1/agencies/{code}", 200, api.tokens[PROVINCE], at=at)
     await answer(api, "POST", "/v1/agencies/{code}/token", 200, OPERATOR_TOKEN, at=at)
@@ -410,6 +419,8 @@ async def test_error_answers_match_the_spec(api: Api) -> None:
     await answer(api, "GET", "/v1/documents/{id}", 403, OPERATOR_TOKEN, at=UNKNOWN_DOCUMENT)
     await answer(api, "GET", "/v1/documents/{id}", 404, token, at=UNKNOWN_DOCUMENT)
     await answer(api, "GET", "/v1/agencies/{code}", 404, token, at={"code": "000.09.09.H41"})
+    await answer(api, "GET", "/v1/agencies", 404, token, params={"under": "000.09.09.H41"})
+    await answer(api, "GET", "/v1/agencies", 422, token, params={"q": " "})
     await answer(
         api,
         "POST",

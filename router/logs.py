@@ -1,0 +1,71 @@
+"""Structured logs: one JSON object per line on stderr (structlog), request ids bound per call.
+
+Every record, from structlog or from the standard library's `logging`, goes through the same
+renderer, so third-party and our own messages share one shape: `timestamp`, `level`, `logger`,
+`event`, and the request's `request_id` while a request is being answered. The access line of
+each call (`event: "request"`) adds the method, route template, status, duration, the caller's
+kind and agency, and the outcome. Tokens, document contents and attachments are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import msgspec
+import structlog
+
+access = structlog.stdlib.get_logger("lienthong.access")
+_encode = msgspec.json.Encoder().encode
+
+
+def _serialize(event: dict[str, Any], **_: Any) -> str:
+    return _encode(event).decode()
+
+
+def configure(log_format: str = "json", level: int = logging.INFO) -> None:
+    """Routes structlog and `logging` to stderr, as JSON lines or (console) for people."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer()
+        if log_format == "console"
+        else structlog.processors.JSONRenderer(serializer=_serialize)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def start_request(request_id: str) -> None:
+    """Binds a request id to what this task logs from now on (a kept-alive connection answers
+    its requests one after another in one task, so the previous binding is dropped first)."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+
+
+def outcome(status: int) -> str:
+    """ok (2xx, 3xx), refused (4xx: bad input or not allowed) or failed (5xx)."""
+    return "ok" if status < 400 else "refused" if status < 500 else "failed"
