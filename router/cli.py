@@ -126,7 +126,7 @@ def _progress_bar() -> Progress:
 def rebuild(args: argparse.Namespace) -> None:
     """Drops the views and replays the whole history into them, with a progress bar."""
     from adapters.projection import ExchangeProjection
-    from adapters.views import drop_views
+    from adapters.views import bulk_load, drop_views
     from router.services import open_exchange
 
     exchange, views = open_exchange(_config(args))
@@ -134,12 +134,13 @@ def rebuild(args: argparse.Namespace) -> None:
     drop_views(views.engine)
     projection.setup()
     head = exchange.recorder.max_notification_id() or 0
-    with _progress_bar() as progress:
+    with _progress_bar() as progress, bulk_load(views.engine):
         task = progress.add_task("rebuilding views", total=head)
         more = True
         while more:
-            position, more = projection.run_once(limit=5000)
+            position, more = projection.run_once(limit=20_000)
             progress.update(task, completed=min(position, head))
+        progress.update(task, description="indexing views")
     print(f"views rebuilt up to event {position}")
     exchange.close()
 
