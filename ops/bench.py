@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -50,6 +51,7 @@ from ops.bench_core import (
     verdict,
 )
 from ops.bench_inbox import inbox_phase
+from ops.bench_large import large_phase
 from ops.bench_load import percentile, run
 
 RATIO_TARGET = 0.25
@@ -162,9 +164,27 @@ async def router_phase(
             lag=True,
         )
         rows = [compared(row, hello, lags)]
+        rows.append(
+            await offered_load(ctx, server, tokens[SENDER], f"lienthong {store}, {processes}")
+        )
         if inbox:
             rows += await inbox_phase(ctx, server, tokens)
     return rows
+
+
+async def offered_load(ctx: Context, server: procs.Server, token: str, label: str) -> Row:
+    """Latency at a fixed offered load, each request timed from its scheduled start."""
+    rate, url = ctx.opts.offered_rate, server.base_url + "/v1/documents"
+    spec = msgspec.structs.replace(
+        post_spec(ctx, url, token, ctx.opts.duration, "offered"), rate=rate, concurrency=512
+    )
+    cpu = procs.cpu_seconds(server.pid)
+    result = await timed(ctx, f"{label}: {rate:,.0f} sends/s offered", run(spec), ctx.opts.duration)
+    return Row(
+        f"{label}: {rate:,.0f} sends/s offered (open loop)",
+        result,
+        procs.cpu_per_answer(server.pid, cpu, result),
+    )
 
 
 def _cells(row: Row) -> list[str]:
@@ -252,6 +272,8 @@ async def phases(ctx: Context) -> list[Row]:
                 rows += await router_phase(ctx, "postgresql", database, hello, workers, False)
     elif not ctx.opts.skip_postgres:
         console.log("LIENTHONG_TEST_DATABASE_URL is not set: no PostgreSQL run")
+    if ctx.opts.large_docs:
+        rows += await large_phase(ctx)
     console.log(f"load average at the end {os.getloadavg()[0]:.2f}")
     return rows
 
@@ -274,6 +296,18 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--inbox-docs", type=int, help="documents in the inbox (100000)")
     p.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL run")
     p.add_argument(
+        "--large-docs",
+        type=int,
+        help="documents of the large store: seeded, views rebuilt (timed), inbox read "
+        "(1,000,000; --quick 20,000; 0 skips)",
+    )
+    p.add_argument(
+        "--offered-rate",
+        type=float,
+        default=1000.0,
+        help="sends/s of the fixed-load latency rows (1000)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=os.cpu_count() or 1,
@@ -292,6 +326,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         inbox_seconds=2.0 if quick else 5.0,
         skip_postgres=a.skip_postgres,
         workers=max(1, a.workers),
+        large_docs=a.large_docs if a.large_docs is not None else 20_000 if quick else 1_000_000,
+        offered_rate=a.offered_rate,
     )
 
 

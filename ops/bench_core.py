@@ -38,6 +38,8 @@ class Options:
     inbox_seconds: float
     skip_postgres: bool
     workers: int
+    large_docs: int
+    offered_rate: float
 
 
 @dataclass(frozen=True)

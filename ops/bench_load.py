@@ -35,6 +35,10 @@ class Spec(msgspec.Struct, frozen=True):
     body_tail: str = ""
     prefix: str = "run"
     timeout: float = 10.0
+    # Requests per second offered on a fixed schedule (open loop), instead of as fast as the
+    # connections allow; each latency counts from the request's scheduled time, so a server
+    # that falls behind shows it (no coordinated omission). Python generator only.
+    rate: float | None = None
 
 
 class Result(msgspec.Struct, frozen=True):
@@ -131,7 +135,7 @@ def _argv(spec: Spec, wrk: str | None, workdir: Path) -> list[str]:
 
 async def run(spec: Spec, stop: asyncio.Event | None = None) -> Result:
     """Runs one load in a separate process; setting stop ends it early (SIGINT)."""
-    wrk = shutil.which("wrk")
+    wrk = None if spec.rate else shutil.which("wrk")
     with tempfile.TemporaryDirectory(prefix="lienthong-load-") as tmp:
         proc = await asyncio.create_subprocess_exec(
             *_argv(spec, wrk, Path(tmp)),
@@ -208,6 +212,38 @@ async def _worker(
             tally.bad += 1
 
 
+async def _offer(spec: Spec, session: aiohttp.ClientSession, tally: _Tally) -> None:
+    """Starts request i at i / rate seconds, whatever the answers before it did."""
+    method = "GET" if spec.body_head is None else "POST"
+    assert spec.rate is not None
+    start = time.perf_counter()
+
+    async def one(i: int, due: float) -> None:
+        body = (
+            None
+            if spec.body_head is None
+            else f"{spec.body_head}{spec.prefix}-{i}{spec.body_tail}".encode()
+        )
+        try:
+            async with session.request(method, spec.url, data=body, headers=spec.headers) as r:
+                await r.read()
+        except (aiohttp.ClientError, TimeoutError):
+            tally.errors += 1
+            return
+        tally.latencies.append((time.perf_counter() - due) * 1000)
+        if 200 <= r.status < 300:
+            tally.ok += 1
+        else:
+            tally.bad += 1
+
+    tasks = []
+    for i in range(int(spec.duration * spec.rate)):
+        due = start + i / spec.rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.ensure_future(one(i, due)))
+    await asyncio.gather(*tasks)
+
+
 async def _drive(spec: Spec) -> Result:
     loop, stop, tally = asyncio.get_running_loop(), asyncio.Event(), _Tally()
     loop.add_signal_handler(signal.SIGINT, stop.set)
@@ -216,10 +252,13 @@ async def _drive(spec: Spec) -> Result:
     connector = aiohttp.TCPConnector(limit=spec.concurrency)
     timeout = aiohttp.ClientTimeout(total=spec.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        ids = itertools.count(1)
-        await asyncio.gather(
-            *(_worker(spec, session, tally, ids, stop) for _ in range(spec.concurrency))
-        )
+        if spec.rate:
+            await _offer(spec, session, tally)
+        else:
+            ids = itertools.count(1)
+            await asyncio.gather(
+                *(_worker(spec, session, tally, ids, stop) for _ in range(spec.concurrency))
+            )
     return Result(
         tally.ok,
         tally.bad,

@@ -100,3 +100,25 @@ async def test_the_rebuild_command_reports_progress_and_position(
     status, inbox = await api.call("GET", "/v1/inbox", api.tokens[COMMUNE])
     assert status == 200
     assert len(inbox["items"]) == 5
+
+
+async def test_the_inbox_query_reads_indexes_only(tmp_path: Any) -> None:
+    """The hottest read must never scan: an agency's lines by the holder index, and for each the
+    document's other lines by primary key (SQLite picks plans without statistics; a plan that
+    walked the agency's lines once per line made a 100k inbox 1,000 times slower)."""
+    config = Config(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN)
+    exchange, views = open_exchange(config)
+    try:
+        sql, params = v.inbox_sql(COMMUNE, {"status": "01", "since": "2026"}, 1000, 50)
+        with views.engine.connect() as c:
+            plan = [
+                row[-1] for row in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params))
+            ]
+    finally:
+        exchange.close()
+    assert not [step for step in plan if step.startswith("SCAN")], plan
+    searches = [step for step in plan if step.startswith("SEARCH")]
+    assert searches[0].startswith("SEARCH r USING INDEX ix_view_recipients_holder_position"), plan
+    assert any(
+        s.startswith("SEARCH o USING INDEX sqlite_autoindex_view_recipients_1") for s in searches
+    ), plan
