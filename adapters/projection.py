@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -43,12 +44,8 @@ class _Writes:
         for table in v.VIEW_TABLES:
             rows = self.inserts.pop(table, None)
             if rows:
-                sql, columns = _insert_sql(table, mark)
-                self.c.exec_driver_sql(sql, [tuple(f(r[n]) for n, f in columns) for r in rows])
-
-
-def _same(value: Any) -> Any:
-    return value
+                sql, values = _insert_sql(table, mark)
+                self.c.exec_driver_sql(sql, list(map(values, rows)))
 
 
 def _json(value: Any) -> Any:
@@ -59,12 +56,24 @@ _encode_json = msgspec.json.Encoder().encode
 
 
 @functools.cache
-def _insert_sql(table: sa.Table, mark: str) -> tuple[str, list[tuple[str, Any]]]:
-    """Returns the INSERT of every column of a table, and how to convert each value."""
-    columns = [(c.name, _json if isinstance(c.type, sa.JSON) else _same) for c in table.columns]
-    names = ", ".join(name for name, _ in columns)
-    marks = ", ".join(mark for _ in columns)
-    return f"INSERT INTO {table.name} ({names}) VALUES ({marks})", columns
+def _insert_sql(table: sa.Table, mark: str) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+    """Returns the INSERT of every column of a table, and the function that turns a row into
+    its parameters (picked in C by itemgetter; JSON columns encoded by msgspec)."""
+    names = [c.name for c in table.columns]
+    pick = operator.itemgetter(*names)
+    encoded = [i for i, c in enumerate(table.columns) if isinstance(c.type, sa.JSON)]
+
+    def values(row: dict[str, Any]) -> Any:
+        picked = pick(row)
+        if not encoded:
+            return picked
+        listed = list(picked)
+        for i in encoded:
+            listed[i] = _json(listed[i])
+        return tuple(listed)
+
+    marks = ", ".join(mark for _ in names)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", values
 
 
 class ExchangeProjection:
