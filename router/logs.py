@@ -33,7 +33,7 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = (
-        structlog.dev.ConsoleRenderer()
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         if log_format == "console"
         else structlog.processors.JSONRenderer(serializer=_serialize)
     )
