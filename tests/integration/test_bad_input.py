@@ -22,6 +22,7 @@ from tests.support.api import (
     attachment,
     auth,
     document,
+    position,
 )
 
 PROBLEM = "application/problem+json"
@@ -34,13 +35,6 @@ async def small(store_config: Config, aiohttp_client: Any) -> Api:
     api = Api(await aiohttp_client(create_app(config)))
     await api.province()
     return api
-
-
-async def position(api: Api) -> int:
-    """Returns the event store's head position."""
-    status, body = await api.call("GET", "/readyz")
-    assert status == 200, body
-    return int(body["store_position"])
 
 
 async def raw_post(

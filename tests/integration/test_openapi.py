@@ -33,6 +33,7 @@ from tests.support.api import (
     attachment,
     auth,
     document,
+    registered_routes,
 )
 
 SPEC: dict[str, Any] = json.loads(files("router").joinpath("openapi.json").read_bytes())
@@ -140,12 +141,7 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 
 
 def test_the_spec_has_exactly_the_routes_the_app_registers(tmp_path: Path) -> None:
-    app = create_app(Config(data_dir=tmp_path))
-    registered = {
-        (r.method, r.resource.canonical)
-        for r in app.router.routes()
-        if r.method not in ("HEAD", "OPTIONS") and r.resource is not None
-    }
+    registered = registered_routes(create_app(Config(data_dir=tmp_path)))
     assert registered - _operations() == set(), "routes the spec does not describe"
     assert _operations() - registered == set(), "operations the app does not serve"
 

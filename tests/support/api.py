@@ -6,6 +6,8 @@ import base64
 import itertools
 from typing import Any, Protocol
 
+from aiohttp import web
+
 from tests.conftest import OPERATOR_TOKEN
 
 _external_ids = itertools.count(1)
@@ -71,6 +73,22 @@ def attachment(name: str, data: bytes, content_type: str = "application/pdf") ->
         "content_type": content_type,
         "content_base64": base64.b64encode(data).decode(),
     }
+
+
+def registered_routes(app: web.Application) -> set[tuple[str, str]]:
+    """Returns the (method, path template) of every route the app serves, HEAD aside."""
+    return {
+        (r.method, r.resource.canonical)
+        for r in app.router.routes()
+        if r.method not in ("HEAD", "OPTIONS") and r.resource is not None
+    }
+
+
+async def position(api: Api) -> int:
+    """Returns the event store's head position."""
+    status, body = await api.call("GET", "/readyz")
+    assert status == 200, body
+    return int(body["store_position"])
 
 
 class Api:
