@@ -320,15 +320,16 @@ class Exchange(Application[UUID]):
     def report_status(self, cmd: ReportStatus, uow: UnitOfWork) -> Outcome:
         """Records a recipient's processing status (a successor's too, on the lines it holds)."""
         document: Document = uow.get(cmd.document_id, "document")
-        self._check_active(cmd.agency)
         handed = self._hand_over_due(document)
+        if not document.is_party(cmd.agency):
+            raise NotFound("document not found")
+        # Only a party learns that it may not write: to anyone else the document does not exist.
+        self._check_active(cmd.agency)
         if not document.lines_held_by(cmd.agency):
             if document.sender == cmd.agency:
                 raise Forbidden("only a recipient reports status on a document")
-            if cmd.agency in document.recipients:
-                holder = document.recipients[cmd.agency].held_by
-                raise Forbidden(f"the document passed to {holder}, which answers for it now")
-            raise NotFound("document not found")
+            holder = document.recipients[cmd.agency].held_by
+            raise Forbidden(f"the document passed to {holder}, which answers for it now")
         recorded = document.report_status(cmd.agency, cmd.status, cmd.note, cmd.by)
         return Outcome(document, recorded or handed)
 
@@ -352,11 +353,11 @@ class Exchange(Application[UUID]):
     def revoke_document(self, cmd: RevokeDocument, uow: UnitOfWork) -> Outcome:
         """Recalls a document on its sender's request."""
         document: Document = uow.get(cmd.document_id, "document")
-        self._check_active(cmd.agency)
         if document.sender != cmd.agency:
             if document.is_party(cmd.agency):
                 raise Forbidden("only the sender may revoke a document")
             raise NotFound("document not found")
+        self._check_active(cmd.agency)
         document.revoke(cmd.reason)
         return Outcome(document)
 

@@ -221,6 +221,20 @@ def test_only_the_sender_revokes(exchange: Exchange) -> None:
     assert stored.recipients[COMMUNE].state == DELIVERED
 
 
+def test_a_suspended_agency_that_is_no_party_is_told_the_document_does_not_exist(
+    exchange: Exchange,
+) -> None:
+    document = sent(exchange, [COMMUNE])
+    exchange.execute(SuspendAgency(COMMUNE_2))
+    with pytest.raises(NotFound):
+        exchange.execute(ReportStatus(document.id, COMMUNE_2, "03"))
+    with pytest.raises(NotFound):
+        exchange.execute(RevokeDocument(document.id, COMMUNE_2, "x"))
+    exchange.execute(SuspendAgency(COMMUNE))
+    with pytest.raises(Forbidden, match="suspended"):
+        exchange.execute(ReportStatus(document.id, COMMUNE, "03"))
+
+
 def test_a_document_replays_to_the_same_state(exchange: Exchange) -> None:
     document = sent(exchange, [COMMUNE, COMMUNE_2])
     exchange.execute(ReportStatus(document.id, COMMUNE, "03"))
