@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from domain.codes import Tier
+from domain.codes import AGENCY_CODE, Tier
 from domain.errors import Forbidden, Invalid, NotFound
 from router.auth import AGENCY, AUDITOR, OPERATOR, PRINCIPAL
 from router.http import json_response
@@ -71,7 +71,9 @@ async def stats(request: web.Request) -> web.Response:
     tier = request.query.get("tier")
     if tier is not None and tier not in set(Tier):
         raise Invalid.field("tier", "must be central, province, district or commune")
-    root = request.query.get("agency") or None
+    root = request.query.get("agency")
+    if root is not None and not AGENCY_CODE.match(root):
+        raise Invalid.field("agency", "must be an agency code")
     if root is not None:
         above = await services.call(services.views.ancestors, root)
         if above is None:

@@ -131,7 +131,7 @@ async def test_who_may_see_which_figures(api: Api) -> None:
     assert (await api.call("GET", f"/v1/stats?from={DAY[0]}&to={DAY[0]}"))[0] == 401
 
 
-async def test_bad_periods_and_tiers_are_refused(api: Api) -> None:
+async def test_bad_periods_tiers_and_agencies_are_refused(api: Api) -> None:
     await api.province()
     for query, field in (
         (f"to={DAY[0]}", "from"),
@@ -139,6 +139,9 @@ async def test_bad_periods_and_tiers_are_refused(api: Api) -> None:
         (f"from={DAY[0]}&to={DAY[-1]}", "to"),
         (f"from=25/11/2026&to={DAY[0]}", "from"),
         (f"from={DAY[0]}&to={DAY[0]}&tier=shire", "tier"),
+        # Found by the fuzzer: an empty agency was taken for none, though it is no agency code.
+        (f"from={DAY[0]}&to={DAY[0]}&agency=", "agency"),
+        (f"from={DAY[0]}&to={DAY[0]}&agency=H41", "agency"),
     ):
         status, body = await api.call("GET", f"/v1/stats?{query}", OPERATOR_TOKEN)
         assert status == 422, (query, body)
