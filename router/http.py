@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBLEM = "application/problem+json"
 MAX_POSITION = 2**63 - 1
+# Typed, so that nesting is refused at once (an untyped decode of deep arrays overflows the stack).
+_CURSOR = msgspec.json.Decoder(dict[str, int | str])
 _STATUS = {Invalid: 422, Conflict: 409, NotFound: 404, Forbidden: 403, TooLarge: 413}
 
 
@@ -144,8 +146,8 @@ def decode_cursor(request: web.Request, kind: type) -> Any:
         return None
     try:
         data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        value = msgspec.json.decode(data)["k"]
-    except (binascii.Error, ValueError, KeyError, TypeError, msgspec.DecodeError):
+        value = _CURSOR.decode(data)["k"]
+    except (binascii.Error, ValueError, KeyError, msgspec.DecodeError):
         value = None
     if (
         not isinstance(value, kind)
