@@ -130,12 +130,13 @@ class RecipientResolver:
         targets, seen = [], set()
         for i, code in enumerate(to):
             field = f"to[{i}]"
-            if code in seen:
+            if not _is_code(code):
+                # Not echoed: whatever a client put here by mistake stays out of the answer.
+                errors.append(FieldError(field, "is not an agency code (DDD.DD.DD.LDD)"))
+            elif code in seen:
                 errors.append(FieldError(field, f"{code} is listed more than once"))
             elif code == sender:
                 errors.append(FieldError(field, "an agency cannot send to itself"))
-            elif not _is_code(code):
-                errors.append(FieldError(field, f"'{code}' is not an agency code"))
             else:
                 targets.append(_Target(field, code, grouped=False))
             seen.add(code)

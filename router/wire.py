@@ -121,6 +121,8 @@ DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
 }
 
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
+# msgspec quotes a wrong enum value; the answer names the field only, never what was sent in it.
+_ENUM_VALUE = re.compile(r"(?s)(Invalid enum value) (['\"]).*\2(?= - at `|$)")
 _NAMED = re.compile(r"field `([^`]+)`")
 
 
@@ -133,7 +135,7 @@ def decode(kind: type[T], body: bytes) -> T:
     try:
         value: T = DECODERS[kind].decode(body)
     except msgspec.ValidationError as e:
-        message = str(e)
+        message = _ENUM_VALUE.sub(r"\1", str(e))
         path = _PATH.search(message)
         named = _NAMED.search(message)
         field = path.group(1) if path else ""
