@@ -1,4 +1,4 @@
-# Entry points a newcomer sees: make run, make test, make lint, make bench.
+# Entry points a newcomer sees: make run, make test, make lint, make bench (and make fuzz).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 DEMO_DIR ?= .demo
+FUZZ_EXAMPLES ?= 300
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test fuzz lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,11 @@ run: $(STAMP)
 # Unit, integration (SQLite and PostgreSQL) and end-to-end tests.
 test: $(STAMP)
 	ops/run-tests.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The schemathesis fuzzing of every operation and caller, with FUZZ_EXAMPLES examples each
+# (make test runs the same tests with 25; see docs/reliability.md).
+fuzz: $(STAMP)
+	LIENTHONG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/integration/test_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
