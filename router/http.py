@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from adapters.eventstore import unavailable
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
 from router.wire import MalformedJson, encode
 from router.writer import StoreUnavailable
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBLEM = "application/problem+json"
 MAX_POSITION = 2**63 - 1
+RETRY_LATER = {"Retry-After": "5"}
 _STATUS = {Invalid: 422, Conflict: 409, NotFound: 404, Forbidden: 403, TooLarge: 413}
 
 
@@ -78,12 +80,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return problem(415, str(e))
     except StoredDataCorrupt as e:
         return problem(500, f"{e}; the operator has been alerted by the log")
-    except StoreUnavailable:
-        return problem(
-            503,
-            "the event store cannot commit now; retry later",
-            headers={"Retry-After": "5"},
-        )
+    except StoreUnavailable as e:
+        return problem(503, str(e), headers=RETRY_LATER)
     except web.HTTPException as e:
         if e.status < 400:
             raise
@@ -94,7 +92,11 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         )
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:
+    except Exception as e:
+        reason = unavailable(e)
+        if reason is not None:
+            log.warning("store unavailable on %s %s: %s", request.method, request.path, e)
+            return problem(503, reason, headers=RETRY_LATER)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(
             500,
