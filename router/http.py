@@ -24,6 +24,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBLEM = "application/problem+json"
 MAX_POSITION = 2**63 - 1
 RETRY_LATER = {"Retry-After": "5"}
+READ_TIMEOUT = web.AppKey("read_timeout", float)
 _STATUS = {Invalid: 422, Conflict: 409, NotFound: 404, Forbidden: 403, TooLarge: 413}
 
 
@@ -37,6 +38,10 @@ class StoredDataCorrupt(Exception):
 
 class UnsupportedMediaType(Exception):
     """A body that is not application/json (HTTP 415)."""
+
+
+class BodyStalled(Exception):
+    """A client stopped sending its request body (HTTP 408)."""
 
 
 def problem(
@@ -78,6 +83,10 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return problem(401, str(e), headers={"WWW-Authenticate": "Bearer"})
     except UnsupportedMediaType as e:
         return problem(415, str(e))
+    except BodyStalled as e:
+        response = problem(408, str(e))
+        response.force_close()  # the rest of the body is not worth waiting for
+        return response
     except StoredDataCorrupt as e:
         return problem(500, f"{e}; the operator has been alerted by the log")
     except StoreUnavailable as e:
@@ -111,12 +120,24 @@ def route_template(request: web.Request) -> str:
 
 
 async def read_json(request: web.Request) -> bytes:
-    """Reads a JSON body, refusing other content types with 415."""
+    """Reads a JSON body, refusing other content types with 415 and a body that stops arriving
+    for the read timeout with 408."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType(
             f"expected application/json, got {request.content_type or 'nothing'}"
         )
-    return await request.read()
+    idle = request.app[READ_TIMEOUT]
+    reading = asyncio.ensure_future(request.read())
+    try:
+        received = -1
+        while received != request.content.total_bytes:  # something arrived since last time
+            received = request.content.total_bytes
+            done, _ = await asyncio.wait([reading], timeout=idle)
+            if done:
+                return reading.result()
+    finally:
+        reading.cancel()
+    raise BodyStalled(f"the request body stopped arriving for {idle:g} s")
 
 
 def query_limit(request: web.Request) -> int:
