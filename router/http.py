@@ -84,8 +84,13 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except UnsupportedMediaType as e:
         return problem(415, str(e))
     except BodyStalled as e:
+        # Answered and closed here: aiohttp would otherwise wait 10 s more ("lingering") for
+        # the rest of a body that is not coming.
         response = problem(408, str(e))
-        response.force_close()  # the rest of the body is not worth waiting for
+        await response.prepare(request)
+        await response.write_eof()
+        if request.transport is not None:
+            request.transport.close()
         return response
     except StoredDataCorrupt as e:
         return problem(500, f"{e}; the operator has been alerted by the log")
