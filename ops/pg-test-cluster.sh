@@ -3,7 +3,8 @@
 # loopback port. `start` installs the server from Debian packages if it is missing and prints
 # the cluster's URL on stdout; `stop DIR` stops the cluster whose files are in DIR and removes
 # them. `down DIR` stops its server at once, as a crash would (no shutdown checkpoint), keeping
-# the files; `up DIR` starts it again on the same port (the chaos tests restart PostgreSQL so).
+# the files; `up DIR` starts it again on the same port unless it runs (the chaos tests restart
+# PostgreSQL so).
 set -euo pipefail
 
 find_bindir() {
@@ -59,8 +60,10 @@ down)
     ;;
 up)
     dir=${2:?usage: pg-test-cluster.sh up DIR}
-    as_owner "$dir" "$(find_bindir)/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-        -o "$(cat "$dir/options")" start >/dev/null
+    bindir=$(find_bindir)
+    as_owner "$dir" "$bindir/pg_ctl" -D "$dir/data" status >/dev/null ||
+        as_owner "$dir" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+            -o "$(cat "$dir/options")" start >/dev/null
     ;;
 *)
     echo "usage: pg-test-cluster.sh start | stop DIR | down DIR | up DIR" >&2
