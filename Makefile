@@ -1,4 +1,4 @@
-# Entry points a newcomer sees: make run, make test, make lint, make bench.
+# Entry points a newcomer sees: make run, make test, make lint, make bench (and make chaos).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DEMO_DIR ?= .demo
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test chaos lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(STAMP)
 # Unit, integration (SQLite and PostgreSQL) and end-to-end tests.
 test: $(STAMP)
 	ops/run-tests.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long chaos run (docs/reliability-chaos.md); make test runs the bounded one.
+# LIENTHONG_CHAOS_SEED=N replays a run.
+chaos: $(STAMP)
+	LIENTHONG_CHAOS=long ops/run-tests.sh $(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
