@@ -164,7 +164,8 @@ class Load:
             return answer, None
         except TimeoutError:
             raise AssertionError(f"{method} {path} hung: no answer in {HANG_SECONDS} s") from None
-        payload = json.loads(raw) if raw else None
+        is_json = content_type.endswith("json")
+        payload = json.loads(raw) if raw and is_json else raw.decode(errors="replace")
         detail = payload.get("detail", "") if isinstance(payload, dict) else ""
         answer = Answer(
             method, path, started, time.monotonic() - started, status, content_type, detail

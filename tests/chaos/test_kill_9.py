@@ -71,6 +71,8 @@ async def test_kill_9_at_random_moments_loses_and_doubles_nothing(
             if not server.running:
                 await server.start()
         await asyncio.sleep(rng.uniform(*chaos.pause))
+    # A kill cuts calls; it never makes the router answer an error.
+    assert set(ledger.count()) <= {0, 200, 201}, ledger.count()
     cut = ledger.count()[0]
 
     shown = await check_store(api, auditor, ledger)
