@@ -41,8 +41,12 @@ def unavailable(error: BaseException) -> str | None:
             or isinstance(cause, psycopg.errors.DiskFull)
         ):
             return DISK_FULL
-        # Connection failures, a server shutting down or starting up, and pool timeouts.
-        if isinstance(cause, psycopg.OperationalError):
+        # No server answered (refused or lost connections, pool timeouts: no SQLSTATE), or one
+        # that lost the connection (08) or is shutting down or starting up (57P); not a lock
+        # or statement timeout.
+        if isinstance(cause, psycopg.OperationalError) and (
+            cause.sqlstate is None or cause.sqlstate.startswith(("08", "57P"))
+        ):
             return UNREACHABLE
         cause = cause.__cause__ or cause.__context__
     return None
