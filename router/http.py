@@ -131,6 +131,8 @@ async def read_json(request: web.Request) -> bytes:
         raise UnsupportedMediaType(
             f"expected application/json, got {request.content_type or 'nothing'}"
         )
+    if request.content.is_eof():  # the whole body came with the headers (most requests)
+        return await request.read()
     idle = request.app[READ_TIMEOUT]
     reading = asyncio.ensure_future(request.read())
     try:
