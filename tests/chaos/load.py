@@ -76,14 +76,21 @@ class Ledger:
     documents: dict[str, Sent] = field(default_factory=dict)
     # (document id, recipient agency, status), in the order acknowledged.
     reports: list[tuple[str, str, str]] = field(default_factory=list)
+    # The same by line: (document id, recipient agency) -> statuses.
+    lines: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     answers: list[Answer] = field(default_factory=list)
     # Writes whose first answer was lost (cut connection, 503) and that, sent again, proved to
     # be recorded already (200): the router had committed them without being able to say so.
     found_recorded: int = 0
 
+    def report(self, document_id: str, agency: str, status: str) -> None:
+        """Records an acknowledged report."""
+        self.reports.append((document_id, agency, status))
+        self.lines.setdefault((document_id, agency), []).append(status)
+
     def statuses(self, document_id: str, agency: str) -> list[str]:
         """The statuses a recipient reported on a document, in order."""
-        return [s for d, a, s in self.reports if (d, a) == (document_id, agency)]
+        return self.lines.get((document_id, agency), [])
 
     def count(self) -> Counter[int]:
         """How many answers of each status (0: no answer)."""
@@ -184,7 +191,7 @@ class Load:
                     {"status": PATH[line[1]], "note": f"{self.tag} {code} {PATH[line[1]]}"},
                 )
                 await self._until_acknowledged(write)
-                self.ledger.reports.append((line[0], code, PATH[line[1]]))
+                self.ledger.report(line[0], code, PATH[line[1]])
                 line[1] += 1
                 if line[1] == len(PATH):
                     self.lines[code].remove(line)
