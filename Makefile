@@ -1,4 +1,5 @@
-# Entry points a newcomer sees: make run, make test, make lint, make bench (and make fuzz).
+# Entry points a newcomer sees: make run, make test, make lint, make bench (and make fuzz,
+# make chaos).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ PORT ?= 8080
 DEMO_DIR ?= .demo
 FUZZ_EXAMPLES ?= 300
 
-.PHONY: install run test fuzz lint bench clean
+.PHONY: install run test fuzz chaos lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,11 @@ test: $(STAMP)
 # (make test runs the same tests with 25; see docs/reliability.md).
 fuzz: $(STAMP)
 	LIENTHONG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/integration/test_fuzz.py $(PYTEST_ARGS)
+
+# The long chaos run (docs/reliability.md); make test runs the bounded one.
+# LIENTHONG_CHAOS_SEED=N replays a run.
+chaos: $(STAMP)
+	LIENTHONG_CHAOS=long ops/run-tests.sh $(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

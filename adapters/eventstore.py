@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +16,40 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 import psycopg
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import ApplicationRecorder, Transcoder
+from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 from eventsourcing.utils import Environment
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+
+DISK_FULL = "the store's disk is full; retry once the operator has freed space"
+UNREACHABLE = "the database cannot be reached; retry later"
+
+
+def unavailable(error: BaseException) -> str | None:
+    """Says why the store cannot serve now (its disk is full, its database is down), or None
+    for any other error. Looks through the chain of causes: every layer wraps the driver's."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if (
+            (isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT))
+            or (isinstance(cause, sqlite3.Error) and cause.sqlite_errorcode == sqlite3.SQLITE_FULL)
+            or isinstance(cause, psycopg.errors.DiskFull)
+        ):
+            return DISK_FULL
+        # No server answered (refused or lost connections, pool timeouts: no SQLSTATE), or one
+        # that lost the connection (08) or is shutting down or starting up (57P); not a lock
+        # or statement timeout.
+        if isinstance(cause, psycopg.OperationalError) and (
+            cause.sqlstate is None or cause.sqlstate.startswith(("08", "57P"))
+        ):
+            return UNREACHABLE
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 class MsgspecTranscoder(Transcoder):
@@ -55,6 +85,26 @@ class DurableSQLiteFactory(SQLiteFactory):
             db_name=original.db_name, lock_timeout=original.lock_timeout
         )
         original.close()
+
+
+class ResilientPostgresFactory(PostgresFactory):
+    """The eventsourcing PostgreSQL factory, with a pool that gives up quickly while the
+    database is down and reconnects as soon as it is back."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        """Builds the recorder (its first connection may wait as usual), then shortens waits."""
+        recorder = super().application_recorder()
+        pool = self.datastore.pool
+        # eventsourcing tries each recorder call ten times, and each try waits for a pooled
+        # connection, 30 s by default: while the database was down, one call held its thread
+        # for minutes. Half a second bounds a call to a few seconds (a wait that times out
+        # while the database is up, the pool growing, is tried again like any other).
+        pool.timeout = 0.5
+        # The pool retries a lost connection with a doubling delay for five minutes, so after
+        # an outage of a minute it could take another minute to see the database back. Given
+        # up sooner, the next call that needs a connection opens one at once.
+        pool.reconnect_timeout = 2.0
+        return recorder
 
 
 class WriteLock:
@@ -117,7 +167,7 @@ def store_env(database_url: str | None, data_dir: Path | None) -> dict[str, str]
             msg = f"unsupported database URL scheme {parts.scheme!r}"
             raise ValueError(msg)
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
+            PERSISTENCE_MODULE=f"{__name__}:ResilientPostgresFactory",
             POSTGRES_DBNAME=parts.path.lstrip("/"),
             POSTGRES_HOST=parts.hostname or "localhost",
             POSTGRES_PORT=str(parts.port or 5432),

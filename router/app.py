@@ -18,7 +18,7 @@ from router import agencies, boxes, documents, logs, stats
 from router.auth import AGENCY, PRINCIPAL
 from router.clock import clock_ctx
 from router.config import Config
-from router.http import Handler, json_response, problem, problems, route_template
+from router.http import READ_TIMEOUT, Handler, json_response, problem, problems, route_template
 from router.services import SERVICES, Services, build_services
 
 CONFIG = web.AppKey("config", Config)
@@ -151,6 +151,7 @@ def create_app(config: Config) -> web.Application:
         middlewares=[observe, problems, authenticate],
     )
     app[CONFIG] = config
+    app[READ_TIMEOUT] = config.read_timeout
     app.on_response_prepare.append(echo_request_id)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:

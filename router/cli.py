@@ -56,6 +56,7 @@ def serve(args: argparse.Namespace) -> None:
         max_attachment_bytes=args.max_attachment_mib * MIB,
         grace_days=args.grace_days,
         clock_interval=args.clock_seconds,
+        read_timeout=args.read_timeout,
     )
     if args.workers > 1:
         sys.exit(_supervise(args, config))
@@ -74,6 +75,9 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         reuse_port=args.reuse_port or None,
         access_log=None,
+        # Also closes a connection that has not sent whole headers by then (aiohttp starts
+        # this timer when the connection opens and again after each answer).
+        keepalive_timeout=config.read_timeout,
         print=lambda s: print(s, flush=True),
     )
 
@@ -107,6 +111,8 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
         str(args.grace_days),
         "--clock-seconds",
         str(args.clock_seconds),
+        "--read-timeout",
+        str(args.read_timeout),
         "--log-format",
         args.log_format,
         "--reuse-port",
@@ -243,6 +249,13 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=60.0,
         help="how often the directory clock applies due moves and hand-overs (60)",
+    )
+    p.add_argument(
+        "--read-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a client may take to send its headers, or pause while sending a body, "
+        "and an idle connection stays open (60)",
     )
     p.add_argument(
         "--log-format",

@@ -28,6 +28,9 @@ class Config:
     grace_days: int = 90
     # How often the directory clock looks for due moves and hand-overs.
     clock_interval: float = 60.0
+    # How long a client may take to send its request headers, or pause while sending a body,
+    # before the router closes the connection (slow or stalled clients hold nothing for long).
+    read_timeout: float = 60.0
     # Today's date in Vietnam (YYYY-MM-DD); tests pass a fixed calendar.
     today: Callable[[], str] = today_in_vietnam
 

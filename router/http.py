@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from adapters.eventstore import unavailable
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
 from router.wire import MalformedJson, encode
 from router.writer import StoreUnavailable
@@ -24,6 +25,8 @@ PROBLEM = "application/problem+json"
 MAX_POSITION = 2**63 - 1
 # Typed, so that nesting is refused at once (an untyped decode of deep arrays overflows the stack).
 _CURSOR = msgspec.json.Decoder(dict[str, int | str])
+RETRY_LATER = {"Retry-After": "5"}
+READ_TIMEOUT = web.AppKey("read_timeout", float)
 _STATUS = {Invalid: 422, Conflict: 409, NotFound: 404, Forbidden: 403, TooLarge: 413}
 
 
@@ -37,6 +40,10 @@ class StoredDataCorrupt(Exception):
 
 class UnsupportedMediaType(Exception):
     """A body that is not application/json (HTTP 415)."""
+
+
+class BodyStalled(Exception):
+    """A client stopped sending its request body (HTTP 408)."""
 
 
 def problem(
@@ -78,14 +85,19 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return problem(401, str(e), headers={"WWW-Authenticate": "Bearer"})
     except UnsupportedMediaType as e:
         return problem(415, str(e))
+    except BodyStalled as e:
+        # Answered and closed here: aiohttp would otherwise wait 10 s more ("lingering") for
+        # the rest of a body that is not coming.
+        response = problem(408, str(e))
+        await response.prepare(request)
+        await response.write_eof()
+        if request.transport is not None:
+            request.transport.close()
+        return response
     except StoredDataCorrupt as e:
         return problem(500, f"{e}; the operator has been alerted by the log")
-    except StoreUnavailable:
-        return problem(
-            503,
-            "the event store cannot commit now; retry later",
-            headers={"Retry-After": "5"},
-        )
+    except StoreUnavailable as e:
+        return problem(503, str(e), headers=RETRY_LATER)
     except web.HTTPException as e:
         if e.status < 400:
             raise
@@ -96,7 +108,11 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         )
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:
+    except Exception as e:
+        reason = unavailable(e)
+        if reason is not None:
+            log.warning("store unavailable on %s %s: %s", request.method, request.path, e)
+            return problem(503, reason, headers=RETRY_LATER)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(
             500,
@@ -111,12 +127,26 @@ def route_template(request: web.Request) -> str:
 
 
 async def read_json(request: web.Request) -> bytes:
-    """Reads a JSON body, refusing other content types with 415."""
+    """Reads a JSON body, refusing other content types with 415 and a body that stops arriving
+    for the read timeout with 408."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType(
             f"expected application/json, got {request.content_type or 'nothing'}"
         )
-    return await request.read()
+    if request.content.is_eof():  # the whole body came with the headers (most requests)
+        return await request.read()
+    idle = request.app[READ_TIMEOUT]
+    reading = asyncio.ensure_future(request.read())
+    try:
+        received = -1
+        while received != request.content.total_bytes:  # something arrived since last time
+            received = request.content.total_bytes
+            done, _ = await asyncio.wait([reading], timeout=idle)
+            if done:
+                return reading.result()
+    finally:
+        reading.cancel()
+    raise BodyStalled(f"the request body stopped arriving for {idle:g} s")
 
 
 def query_limit(request: web.Request) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from eventsourcing.persistence import RecordConflictError
 
+from adapters.eventstore import unavailable
 from adapters.runner import ProjectionRunner
 from domain.commands import Command, Outcome
 from domain.errors import Conflict, DomainError
@@ -23,10 +24,12 @@ from ops.metrics import Metrics
 log = logging.getLogger(__name__)
 
 _STOP = object()
+COMMIT_FAILED = "the event store cannot commit now; retry later"
 
 
 class StoreUnavailable(Exception):
-    """The event store could not commit (disk, database or connection failure)."""
+    """The event store could not commit (disk, database or connection failure); the message
+    tells the caller why."""
 
 
 class GroupCommitWriter:
@@ -110,10 +113,11 @@ class GroupCommitWriter:
             # Another process wrote first, or a retry raced its original: decide each again alone.
             return [self._commit_one(command) for command in commands]
         except Exception as e:
-            if len(commands) > 1:
+            # One command alone may have failed the batch; an unavailable store fails them all.
+            if unavailable(e) is None and len(commands) > 1:
                 return [self._commit_one(command) for command in commands]
-            log.exception("commit failed")
-            return [StoreUnavailable(str(e))]
+            detail = _failure(e)
+            return [StoreUnavailable(detail) for _ in commands]
         self._count(recordings)
         return decided
 
@@ -129,8 +133,7 @@ class GroupCommitWriter:
             except RecordConflictError:
                 continue
             except Exception as e:
-                log.exception("commit failed")
-                return StoreUnavailable(str(e))
+                return StoreUnavailable(_failure(e))
             self._count(recordings)
             return outcome
         return Conflict("the resource changed concurrently; try again")
@@ -139,6 +142,16 @@ class GroupCommitWriter:
         if recordings:
             self.metrics.events_committed.inc(len(recordings))
             self.metrics.store_position.set(recordings[-1].notification.id)
+
+
+def _failure(error: Exception) -> str:
+    """Logs a failed commit (a known outage in one line) and returns what to tell the caller."""
+    reason = unavailable(error)
+    if reason is None:
+        log.exception("commit failed")
+        return COMMIT_FAILED
+    log.warning("commit failed: %s (%s)", reason, error)
+    return reason
 
 
 def _deliver(futures: list[asyncio.Future[Outcome]], results: list[Any]) -> None:
