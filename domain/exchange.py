@@ -254,8 +254,8 @@ class Exchange(Application[UUID]):
         parent = self.directory.lookup([parent_code]).get(parent_code)
         if parent is None:
             raise Invalid.field("parent", f"unknown agency {parent_code}")
-        if parent.status_on(self.today()) in ("merged", "retired"):
-            state = parent.status_on(self.today())
+        state = parent.status_on(self.today())
+        if state in ("merged", "retired"):
             raise Invalid.field("parent", f"agency {parent_code} is {state}")
         if not agency.remote and parent.tier.rank > tier.rank:
             raise Invalid.field(
