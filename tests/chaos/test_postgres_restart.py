@@ -1,6 +1,6 @@
-"""PostgreSQL itself stops and starts again under load: while it is down every call answers 503
-problem+json, promptly (never a 500, never a hang), calls succeed again once it is back, and
-nothing acknowledged is lost or doubled."""
+"""PostgreSQL itself stops and starts again under load: every call answers promptly (never a 500,
+never a hang), with 503 problem+json while it stays down, calls succeed again once it is back,
+and nothing acknowledged is lost or doubled."""
 
 from __future__ import annotations
 
@@ -27,10 +27,13 @@ from .load import PROBLEM, Answer, Load
 pytestmark = [pytest.mark.chaos, pytest.mark.postgres]
 
 CLUSTER = Path(__file__).resolve().parents[2] / "ops" / "pg-test-cluster.sh"
-OUTAGE_SECONDS = 3.0
 # A call to the event store may wait for a connection ten times while the database is down
-# (eventsourcing's retries; about 7 s in all, see adapters/eventstore.py), then it must answer.
+# (eventsourcing's retries, about 7 s in all, see adapters/eventstore.py), then it must answer:
+# 503 if the database is still down, else what it asked for (a short outage is ridden through).
 PROMPT_SECONDS = 10.0
+# Outages alternate: short ones, ridden through or answered 503, and ones longer than the promise,
+# during which every call made while the database is down must be answered while it still is.
+OUTAGE_SECONDS = (2.0, PROMPT_SECONDS + 2.0)
 
 
 @pytest.fixture
@@ -79,12 +82,12 @@ async def test_while_postgresql_restarts_calls_answer_503_and_nothing_acknowledg
     load = Load(api, auditor, rng, tag=f"P{chaos.seed}")
     outages: list[tuple[float, float]] = []
     async with load.running() as ledger:
-        for _ in range(chaos.outages):
+        for i in range(chaos.outages):
             await asyncio.sleep(rng.uniform(*chaos.pause) + 0.5)
             load.check()
             await _cluster("down", cluster)
             down = time.monotonic()
-            await asyncio.sleep(OUTAGE_SECONDS)
+            await asyncio.sleep(OUTAGE_SECONDS[i % 2])
             outages.append((down, time.monotonic()))
             await _cluster("up", cluster)
         back = time.monotonic()
@@ -95,24 +98,22 @@ async def test_while_postgresql_restarts_calls_answer_503_and_nothing_acknowledg
     failed = [a for a in answers if a.status == 503]
     for answer in failed:
         assert (answer.content_type, answer.detail) == (PROBLEM, UNREACHABLE), answer.describe()
-    for down, up in outages:
-        while_down = _during(answers, down, up)
-        waited = [a.describe() for a in answers if down <= a.started < up and a.ended > up]
-        assert len(while_down) >= 10, (
-            f"only {len(while_down)} calls were answered while PostgreSQL was down; these "
-            f"waited for it to come back: {waited[:10]}"
-        )
-        assert {a.status for a in while_down} == {503}, [a.describe() for a in while_down]
     slowest = max(answers, key=lambda a: a.seconds)
     assert slowest.seconds < PROMPT_SECONDS, slowest.describe()
+    for down, up in outages:
+        while_down = _during(answers, down, up)
+        assert {a.status for a in while_down} <= {503}, [a.describe() for a in while_down]
+        if up - down > PROMPT_SECONDS:  # long enough that calls cannot just wait it out
+            assert len(while_down) >= 10, f"{len(while_down)} calls while PostgreSQL was down"
     recovered = [a.ended - back for a in answers if a.status in (200, 201) and a.started > back]
     assert recovered, "no call succeeded after PostgreSQL came back"
 
     shown = await check_store(api, auditor, ledger)
     await check_rebuilt_views_answer_the_same(server, api, auditor, ledger, shown)
     median = statistics.median(a.seconds for a in failed)
+    lengths = " or ".join(f"{seconds:g}" for seconds in OUTAGE_SECONDS)
     chaos.report(
-        f"PostgreSQL restarted {len(outages)} times ({OUTAGE_SECONDS:g} s down): "
+        f"PostgreSQL restarted {len(outages)} times (down {lengths} s): "
         f"{len(failed)} calls answered 503 (median {median:.3f} s, "
         f"slowest call {slowest.seconds:.2f} s), first success {min(recovered):.2f} s after "
         f"it was back, {ledger.writes()} acknowledged writes checked exactly once, "

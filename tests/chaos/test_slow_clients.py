@@ -21,7 +21,7 @@ pytestmark = pytest.mark.chaos
 
 READ_TIMEOUT = 2.0
 # A normal call takes milliseconds; this only tells an answer from starvation.
-PROMPT_SECONDS = 2.0
+PROMPT_SECONDS = 3.0
 # How late the router may drop a stalled connection, beyond the read timeout (a busy loop).
 SLACK_SECONDS = 3.0
 KINDS = ("headers", "body", "silent")
