@@ -191,30 +191,35 @@ async def _worker(
     ids: itertools.count[int],
     stop: asyncio.Event,
 ) -> None:
-    method = "GET" if spec.body_head is None else "POST"
     while not stop.is_set():
         body = (
             None
             if spec.body_head is None
             else (f"{spec.body_head}{spec.prefix}-{next(ids)}{spec.body_tail}".encode())
         )
-        started = time.perf_counter()
-        try:
-            async with session.request(method, spec.url, data=body, headers=spec.headers) as r:
-                await r.read()
-        except (aiohttp.ClientError, TimeoutError):
-            tally.errors += 1
-            continue
-        tally.latencies.append((time.perf_counter() - started) * 1000)
-        if 200 <= r.status < 300:
-            tally.ok += 1
-        else:
-            tally.bad += 1
+        await _request(spec, session, tally, body, time.perf_counter())
+
+
+async def _request(
+    spec: Spec, session: aiohttp.ClientSession, tally: _Tally, body: bytes | None, since: float
+) -> None:
+    """Makes one request and tallies it; its latency counts from `since`."""
+    method = "GET" if body is None else "POST"
+    try:
+        async with session.request(method, spec.url, data=body, headers=spec.headers) as r:
+            await r.read()
+    except (aiohttp.ClientError, TimeoutError):
+        tally.errors += 1
+        return
+    tally.latencies.append((time.perf_counter() - since) * 1000)
+    if 200 <= r.status < 300:
+        tally.ok += 1
+    else:
+        tally.bad += 1
 
 
 async def _offer(spec: Spec, session: aiohttp.ClientSession, tally: _Tally) -> None:
     """Starts request i at i / rate seconds, whatever the answers before it did."""
-    method = "GET" if spec.body_head is None else "POST"
     assert spec.rate is not None
     start = time.perf_counter()
 
@@ -224,17 +229,7 @@ async def _offer(spec: Spec, session: aiohttp.ClientSession, tally: _Tally) -> N
             if spec.body_head is None
             else f"{spec.body_head}{spec.prefix}-{i}{spec.body_tail}".encode()
         )
-        try:
-            async with session.request(method, spec.url, data=body, headers=spec.headers) as r:
-                await r.read()
-        except (aiohttp.ClientError, TimeoutError):
-            tally.errors += 1
-            return
-        tally.latencies.append((time.perf_counter() - due) * 1000)
-        if 200 <= r.status < 300:
-            tally.ok += 1
-        else:
-            tally.bad += 1
+        await _request(spec, session, tally, body, due)
 
     tasks = []
     for i in range(int(spec.duration * spec.rate)):

@@ -8,9 +8,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from tests.conftest import OPERATOR_TOKEN
-from tests.support.api import Api
+from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api
 
 T = TypeVar("T")
+# A small province for tests with several writers: each agency sends to the next one, so every
+# agency both sends and receives.
+AGENCIES = [
+    (PROVINCE, "province", None),
+    (DISTRICT, "district", PROVINCE),
+    (COMMUNE, "commune", DISTRICT),
+    (COMMUNE_2, "commune", DISTRICT),
+]
+NEXT = {PROVINCE: DISTRICT, DISTRICT: COMMUNE, COMMUNE: COMMUNE_2, COMMUNE_2: PROVINCE}
 PATIENCE = 15.0
 
 

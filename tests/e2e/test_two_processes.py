@@ -14,6 +14,8 @@ from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api, docum
 
 from .conftest import Server, Servers
 from .helpers import (
+    AGENCIES,
+    NEXT,
     caught_up,
     eventually,
     every_event,
@@ -25,14 +27,6 @@ from .helpers import (
 
 pytestmark = pytest.mark.postgres
 
-AGENCIES = [
-    (PROVINCE, "province", None),
-    (DISTRICT, "district", PROVINCE),
-    (COMMUNE, "commune", DISTRICT),
-    (COMMUNE_2, "commune", DISTRICT),
-]
-# Each agency sends to the next one, so every agency both sends and receives.
-NEXT = {PROVINCE: DISTRICT, DISTRICT: COMMUNE, COMMUNE: COMMUNE_2, COMMUNE_2: PROVINCE}
 PER_SENDER = 50
 SAME_ON_BOTH = 20
 WORKERS_PER_SENDER = 3

@@ -12,18 +12,11 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api, document
+from tests.support.api import DISTRICT, PROVINCE, Api, document
 
 from .conftest import Servers
-from .helpers import caught_up, eventually, every_event, ids_in, new_auditor, ready
+from .helpers import AGENCIES, NEXT, caught_up, eventually, every_event, ids_in, new_auditor, ready
 
-AGENCIES = [
-    (PROVINCE, "province", None),
-    (DISTRICT, "district", PROVINCE),
-    (COMMUNE, "commune", DISTRICT),
-    (COMMUNE_2, "commune", DISTRICT),
-]
-NEXT = {PROVINCE: DISTRICT, DISTRICT: COMMUNE, COMMUNE: COMMUNE_2, COMMUNE_2: PROVINCE}
 PER_SENDER = 40
 RETRIES = 8
 
