@@ -18,8 +18,17 @@ from sqlalchemy.engine import Connection, Engine
 from adapters import views as v
 from adapters.eventlog import rfc3339
 from domain.agency import Agency, Auditor
+from domain.codes import FORWARDED, PARKED, QUEUED, Route
 from domain.directory import vietnam_day
-from domain.document import CLOSED, Document, state_after_report
+from domain.document import (
+    AXIS_DOCUMENT,
+    AXIS_REVOKE,
+    AXIS_STATUS,
+    CANCELLED,
+    CLOSED,
+    Document,
+    state_after_report,
+)
 
 
 class _Writes:
@@ -107,6 +116,10 @@ class ExchangeProjection:
             Document.StatusReported: self._status_reported,
             Document.Revoked: self._document_revoked,
             Document.HandedOver: self._handed_over,
+            Document.Received: self._document_received,
+            Document.AxisAttempted: self._axis_attempted,
+            Document.AxisParked: self._axis_parked,
+            Document.AxisRequeued: self._axis_requeued,
         }
 
     def setup(self) -> None:
@@ -249,6 +262,39 @@ class ExchangeProjection:
             )
         )
 
+    def _document_received(self, w: _Writes, position: int, e: Document.Received) -> None:
+        axis = {
+            "national_id": e.national_id,
+            "business_type": e.business_type,
+            "sender_name": e.sender_name,
+            "edxml": e.edxml,
+        }
+        self._insert_document(w, position, e, e.national_id, None, axis)
+
+    def _axis_attempted(self, w: _Writes, position: int, e: Document.AxisAttempted) -> None:
+        doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
+        values: dict[str, Any] = {"attempts": e.attempt, "reason": e.reason}
+        if e.ok:
+            values["state"] = FORWARDED
+        w.flush()
+        _set_item(w, doc_id, e.item, position, at, **values)
+        if e.ok and e.item == AXIS_DOCUMENT:
+            _move_axis_lines(w, doc_id, position, at, (QUEUED, PARKED), FORWARDED)
+
+    def _axis_parked(self, w: _Writes, position: int, e: Document.AxisParked) -> None:
+        doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
+        w.flush()
+        _set_item(w, doc_id, e.item, position, at, state=PARKED, reason=e.reason)
+        if e.item == AXIS_DOCUMENT:
+            _move_axis_lines(w, doc_id, position, at, (QUEUED,), PARKED)
+
+    def _axis_requeued(self, w: _Writes, position: int, e: Document.AxisRequeued) -> None:
+        doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
+        w.flush()
+        _set_item(w, doc_id, e.item, position, at, state=QUEUED, attempts=0)
+        if e.item == AXIS_DOCUMENT:
+            _move_axis_lines(w, doc_id, position, at, (PARKED,), QUEUED)
+
     def _handed_over(self, w: _Writes, _: int, e: Document.HandedOver) -> None:
         where = (v.recipients.c.document_id == str(e.originator_id)) & (
             v.recipients.c.agency == e.agency
@@ -261,6 +307,17 @@ class ExchangeProjection:
         )
 
     def _document_sent(self, w: _Writes, position: int, e: Document.Sent) -> None:
+        self._insert_document(w, position, e, e.external_id, e.in_reply_to, None)
+
+    def _insert_document(
+        self,
+        w: _Writes,
+        position: int,
+        e: Document.Sent | Document.Received,
+        external_id: str,
+        in_reply_to: str | None,
+        axis: dict[str, Any] | None,
+    ) -> None:
         doc_id, sent_at = str(e.originator_id), rfc3339(e.timestamp)
         sent_on = vietnam_day(e.timestamp)
         w.insert(
@@ -269,7 +326,7 @@ class ExchangeProjection:
                 "id": doc_id,
                 "position": position,
                 "sender": e.sender,
-                "external_id": e.external_id,
+                "external_id": external_id,
                 "code_number": e.code_number,
                 "code_notation": e.code_notation,
                 "document_type": e.document_type,
@@ -279,13 +336,16 @@ class ExchangeProjection:
                 "priority": e.priority,
                 "due_on": e.due_on,
                 "signer": e.signer,
-                "in_reply_to": e.in_reply_to,
+                "in_reply_to": in_reply_to,
                 "attachments": e.attachments,
                 "sent_at": sent_at,
                 "revoked_at": None,
                 "revoke_reason": None,
+                "axis": axis,
             },
         )
+        if any(line["route"] == Route.AXIS for line in e.recipients):
+            _queue(w, doc_id, AXIS_DOCUMENT, AXIS_DOCUMENT, position, sent_at)
         for line in e.recipients:
             w.insert(
                 v.recipients,
@@ -313,6 +373,9 @@ class ExchangeProjection:
 
     def _status_reported(self, w: _Writes, position: int, e: Document.StatusReported) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
+        if e.axis_item is not None:
+            report = {"agency": e.agency, "status": e.status, "note": e.note, "by": e.by, "at": at}
+            _queue(w, doc_id, e.axis_item, AXIS_STATUS, position, at, report)
         where = (v.recipients.c.document_id == doc_id) & (v.recipients.c.agency == e.agency)
         w.flush()
         line = w.c.execute(
@@ -340,6 +403,10 @@ class ExchangeProjection:
 
     def _document_revoked(self, w: _Writes, position: int, e: Document.Revoked) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
+        if e.axis == AXIS_REVOKE:
+            _queue(w, doc_id, AXIS_REVOKE, AXIS_REVOKE, position, at)
+        elif e.axis == CANCELLED:
+            _set_item(w, doc_id, AXIS_DOCUMENT, position, at, state=CANCELLED)
         w.execute(
             v.documents.update()
             .where(v.documents.c.id == doc_id)
@@ -365,3 +432,64 @@ class ExchangeProjection:
                     "at": at,
                 },
             )
+
+
+def _queue(
+    w: _Writes,
+    doc_id: str,
+    item: str,
+    kind: str,
+    position: int,
+    at: str,
+    report: dict[str, Any] | None = None,
+) -> None:
+    """Adds an item for the axis bridge to carry."""
+    w.insert(
+        v.axis_queue,
+        {
+            "document_id": doc_id,
+            "item": item,
+            "kind": kind,
+            "state": QUEUED,
+            "attempts": 0,
+            "reason": None,
+            "report": report,
+            "position": position,
+            "created_at": at,
+            "updated_at": at,
+        },
+    )
+
+
+def _set_item(w: _Writes, doc_id: str, item: str, position: int, at: str, **values: Any) -> None:
+    """Changes an axis item's state, attempts or reason."""
+    where = (v.axis_queue.c.document_id == doc_id) & (v.axis_queue.c.item == item)
+    w.execute(v.axis_queue.update().where(where).values(updated_at=at, **values))
+
+
+def _move_axis_lines(
+    w: _Writes, doc_id: str, position: int, at: str, states: tuple[str, ...], to: str
+) -> None:
+    """Moves a document's axis recipients from states to another, with a history row each."""
+    where = (
+        (v.recipients.c.document_id == doc_id)
+        & (v.recipients.c.route == Route.AXIS.value)
+        & v.recipients.c.status.in_(states)
+    )
+    moved = w.c.execute(sa.select(v.recipients.c.agency).where(where)).scalars().all()
+    if not moved:
+        return
+    w.execute(v.recipients.update().where(where).values(status=to, updated_at=at))
+    for agency in moved:
+        w.insert(
+            v.recipient_history,
+            {
+                "position": position,
+                "agency": agency,
+                "document_id": doc_id,
+                "status": to,
+                "note": None,
+                "by": None,
+                "at": at,
+            },
+        )

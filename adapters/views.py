@@ -17,7 +17,7 @@ from domain.document import CLOSED
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 meta = sa.Table(
     "view_meta",
@@ -82,6 +82,8 @@ documents = sa.Table(
     sa.Column("sent_at", sa.String(32), nullable=False),
     sa.Column("revoked_at", sa.String(32)),
     sa.Column("revoke_reason", sa.Text),
+    # Documents from the axis: national_id, business_type, sender_name and the edXML extras.
+    sa.Column("axis", sa.JSON),
     sa.Index("ix_view_documents_sender_position", "sender", "position"),
 )
 
@@ -132,6 +134,26 @@ recipient_history = sa.Table(
 )
 
 
+# What the axis bridge has to carry, item by item (a document's package, its revocation, a local
+# recipient's report on a document from the axis), and where each stands.
+axis_queue = sa.Table(
+    "view_axis_queue",
+    metadata,
+    sa.Column("document_id", sa.String(36), primary_key=True),
+    sa.Column("item", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("report", sa.JSON),
+    # The position of the event that queued the item (the queue's order) and of the last change.
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Index("ix_view_axis_queue_state_position", "state", "position"),
+)
+
+
 def fold(text: str) -> str:
     """Returns text as name search compares it: no accents, đ as d, casefolded, single spaces."""
     bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
@@ -144,7 +166,7 @@ def subtree(under: str) -> sa.CTE:
     return top.union(sa.select(agencies.c.code).where(agencies.c.parent == top.c.code))
 
 
-VIEW_TABLES = (agencies, principals, documents, recipients, recipient_history)
+VIEW_TABLES = (agencies, principals, documents, recipients, recipient_history, axis_queue)
 
 
 def create_engine(url: str) -> Engine:
@@ -288,6 +310,36 @@ class Views:
                 {"status": h.status, "note": h.note, "by": h.by, "at": h.at}
             )
         return document
+
+    def axis_items(self, state: str | None, after: int | None, limit: int) -> Page:
+        """Returns axis items in the order they were queued (one item per event, so the
+        queuing event's position is the cursor), optionally in one state."""
+        query = sa.select(axis_queue)
+        if state is not None:
+            query = query.where(axis_queue.c.state == state)
+        if after is not None:
+            query = query.where(axis_queue.c.position > after)
+        query = query.order_by(axis_queue.c.position).limit(limit + 1)
+        with self.engine.connect() as c:
+            rows = [dict(r._mapping) for r in c.execute(query)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, rows[-1]["position"] if more else None)
+
+    def axis_item(self, document_id: str, item: str) -> dict[str, Any] | None:
+        """Returns one axis item."""
+        query = sa.select(axis_queue).where(
+            (axis_queue.c.document_id == document_id) & (axis_queue.c.item == item)
+        )
+        with self.engine.connect() as c:
+            row = c.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    def axis_depth(self) -> dict[str, int]:
+        """Counts axis items by state."""
+        query = sa.select(axis_queue.c.state, sa.func.count()).group_by(axis_queue.c.state)
+        with self.engine.connect() as c:
+            return {row[0]: row[1] for row in c.execute(query).all()}
 
     def due_moves(self, today: str) -> list[str]:
         """Codes of agencies whose scheduled move is due."""

@@ -63,6 +63,9 @@ MAX_RECIPIENTS = 1000
 DELIVERED = "delivered"
 QUEUED = "queued"
 REVOKED = "revoked"
+# Route `axis`: the package reached the national axis; or it could not and waits for an operator.
+FORWARDED = "forwarded"
+PARKED = "parked"
 REVOCATION_REQUESTED = "13"
 
 REPORTABLE = ("01", "02", "03", "04", "05", "06", "15", "16")
@@ -72,9 +75,9 @@ ACCEPTED = frozenset({"03", "04", "05", "06"})
 
 # The transition table of API.md: status -> states it may follow.
 ALLOWED_AFTER: dict[str, frozenset[str]] = {
-    "01": frozenset({DELIVERED}),
-    "02": frozenset({DELIVERED, "01"}),
-    "03": frozenset({DELIVERED, "01"}),
+    "01": frozenset({DELIVERED, FORWARDED}),
+    "02": frozenset({DELIVERED, FORWARDED, "01"}),
+    "03": frozenset({DELIVERED, FORWARDED, "01"}),
     "04": frozenset({"03", "04"}),
     "05": frozenset({"03", "04", "05"}),
     "06": frozenset({"03", "04", "05"}),
@@ -102,3 +105,14 @@ def auditor_id(name: str) -> uuid.UUID:
 def document_id(sender: str, external_id: str) -> uuid.UUID:
     """Returns the document id for a sender's own external id (cached: the writer asks twice)."""
     return uuid.uuid5(_NAMESPACE, f"document:{sender}:{external_id}")
+
+
+def axis_document_id(national_id: str, business_type: int = 0) -> uuid.UUID:
+    """Returns the id of a document received from the axis: one per national DocumentId and
+    business type, so a duplicate delivery finds the document it already made."""
+    return uuid.uuid5(_NAMESPACE, f"axis:{national_id}:{business_type}")
+
+
+def national_document_id(sender: str, promulgated_on: str, number: str, notation: str) -> str:
+    """Returns the edXML DocumentId of a document: `<sender>,<yyyy/MM/dd>,<number>/<notation>`."""
+    return f"{sender},{promulgated_on.replace('-', '/')},{number}/{notation}"

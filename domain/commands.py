@@ -125,6 +125,8 @@ class SendDocument:
     in_reply_to: UUID | None = None
     attachments: list[Attachment] = field(default_factory=list)
     to_groups: list[Group] = field(default_factory=list)
+    # Văn bản mật: never carried over the public axis.
+    confidential: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,63 @@ class ReportStatus:
     status: str
     note: str | None = None
     by: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ReceiveFromAxis:
+    """The axis bridge records a package from outside the province: a new document (business
+    type 0), its revocation (1), an update (2) or a replacement (3)."""
+
+    national_id: str
+    business_type: int
+    sender: str
+    sender_name: str | None
+    to: list[str]
+    code_number: str
+    code_notation: str
+    document_type: str
+    subject: str
+    promulgated_on: str
+    place: str | None
+    priority: str
+    due_on: str | None = None
+    signer: dict[str, str] | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    # The package's edXML extras (business reason, steering type, trace, signature check).
+    edxml: dict[str, Any] = field(default_factory=dict)
+    # Tells updates and replacements of one document apart (a digest of the package's content).
+    content_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class RecordAxisAttempt:
+    """The axis bridge tried to carry one of a document's items to the axis."""
+
+    document_id: UUID
+    item: str
+    ok: bool
+    reason: str | None = None
+    permanent: bool = False
+    max_attempts: int = 10
+
+
+@dataclass(frozen=True)
+class ParkAxisItem:
+    """An operator stops an axis item from being tried again."""
+
+    document_id: UUID
+    item: str
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
+class RequeueAxisItem:
+    """An operator sends a parked axis item back to the queue."""
+
+    document_id: UUID
+    item: str
+    by: str
 
 
 @dataclass(frozen=True)
@@ -170,6 +229,10 @@ Command = (
     | ReportStatus
     | HandOverLines
     | RevokeDocument
+    | ReceiveFromAxis
+    | RecordAxisAttempt
+    | ParkAxisItem
+    | RequeueAxisItem
 )
 
 

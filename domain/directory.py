@@ -126,6 +126,17 @@ class RecipientResolver:
             raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
         return list(lines.values())
 
+    def local_lines(self, to: list[str]) -> list[dict[str, Any]]:
+        """Returns the lines of the local agencies among the codes of a package from the axis
+        (each followed to its active successor); codes of other provinces are not ours."""
+        known = self.directory.lookup([code for code in to if _is_code(code)])
+        lines: dict[str, dict[str, Any]] = {}
+        for code in known:
+            final, _ = self._follow(code, known)
+            if final is not None and not final.remote and final.code not in lines:
+                lines[final.code] = _line(final, code, self._ancestors(final))
+        return list(lines.values())
+
     def _direct(self, sender: str, to: list[str], errors: list[FieldError]) -> list[_Target]:
         targets, seen = [], set()
         for i, code in enumerate(to):

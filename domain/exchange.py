@@ -11,7 +11,15 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import Recording
 
 from domain.agency import Agency, Auditor
-from domain.codes import Tier, agency_id, auditor_id, check_agency_code, document_id
+from domain.codes import (
+    Route,
+    Tier,
+    agency_id,
+    auditor_id,
+    axis_document_id,
+    check_agency_code,
+    document_id,
+)
 from domain.commands import (
     ApplyDueChanges,
     Command,
@@ -19,10 +27,14 @@ from domain.commands import (
     MergeAgency,
     MoveAgency,
     Outcome,
+    ParkAxisItem,
+    ReceiveFromAxis,
+    RecordAxisAttempt,
     RegisterAgency,
     RegisterAuditor,
     RenameAgency,
     ReportStatus,
+    RequeueAxisItem,
     ResumeAgency,
     RetireAgency,
     RevokeDocument,
@@ -293,6 +305,14 @@ class Exchange(Application[UUID]):
                 raise Invalid.field("in_reply_to", "no such document of this agency")
         if cmd.due_on is not None and cmd.due_on < cmd.promulgated_on:
             raise Invalid.field("due_on", "must not be before promulgated_on")
+        if cmd.confidential:
+            remote = [r["agency"] for r in recipients if r["route"] == Route.AXIS]
+            if remote:
+                raise Invalid.field(
+                    "confidential",
+                    "a confidential document never crosses the national axis; "
+                    f"remove {', '.join(remote)}",
+                )
         document = Document.send(
             id=doc_id,
             sender=cmd.sender,
@@ -310,8 +330,81 @@ class Exchange(Application[UUID]):
             in_reply_to=str(cmd.in_reply_to) if cmd.in_reply_to else None,
             attachments=[vars(a).copy() for a in cmd.attachments],
             recipients=recipients,
+            confidential=cmd.confidential,
         )
         uow.add(document)
+        return Outcome(document)
+
+    # The national axis bridge
+
+    def receive_from_axis(self, cmd: ReceiveFromAxis, uow: UnitOfWork) -> Outcome:
+        """Records a package from the axis once: a duplicate delivery records nothing."""
+        original: Document | None = uow.find(axis_document_id(cmd.national_id))
+        if cmd.business_type == 1:
+            if original is None:
+                raise NotFound(f"no document {cmd.national_id!r} came from the axis")
+            if original.sender != cmd.sender:
+                raise Forbidden("only the sender may revoke a document")
+            if original.revoked:
+                return Outcome(original, recorded=False)
+            original.revoke(str(cmd.edxml.get("business_reason") or "revoked by the sender"))
+            return Outcome(original)
+        if cmd.business_type not in (0, 2, 3):
+            raise Invalid.field("business_type", "must be 0 (new), 1, 2 or 3")
+        key = (
+            cmd.national_id if cmd.business_type == 0 else f"{cmd.national_id}#{cmd.content_sha256}"
+        )
+        doc_id = axis_document_id(key, cmd.business_type)
+        existing: Document | None = uow.find(doc_id)
+        if existing is not None:
+            return Outcome(existing, recorded=False)
+        check_agency_code(cmd.sender, "from")
+        recipients = RecipientResolver(self.directory, self.today()).local_lines(cmd.to)
+        if not recipients:
+            raise Invalid.field("to", "no recipient of the package is an agency of this province")
+        edxml = dict(cmd.edxml)
+        if cmd.business_type != 0:
+            edxml["updates"] = str(original.id) if original is not None else None
+        document = Document.receive(
+            id=doc_id,
+            national_id=cmd.national_id,
+            business_type=cmd.business_type,
+            sender=cmd.sender,
+            sender_name=cmd.sender_name,
+            code_number=cmd.code_number,
+            code_notation=cmd.code_notation,
+            document_type=cmd.document_type,
+            subject=cmd.subject,
+            promulgated_on=cmd.promulgated_on,
+            place=cmd.place,
+            priority=cmd.priority,
+            due_on=cmd.due_on,
+            signer=cmd.signer,
+            attachments=[vars(a).copy() for a in cmd.attachments],
+            recipients=recipients,
+            edxml=edxml,
+        )
+        uow.add(document)
+        return Outcome(document)
+
+    def record_axis_attempt(self, cmd: RecordAxisAttempt, uow: UnitOfWork) -> Outcome:
+        """Records the bridge's attempt to carry an item (and parks it when it must stop)."""
+        document: Document = uow.get(cmd.document_id, "document")
+        recorded = document.record_axis_attempt(
+            cmd.item, cmd.ok, cmd.reason, cmd.permanent, cmd.max_attempts
+        )
+        return Outcome(document, recorded)
+
+    def park_axis_item(self, cmd: ParkAxisItem, uow: UnitOfWork) -> Outcome:
+        """An operator parks a queued axis item."""
+        document: Document = uow.get(cmd.document_id, "document")
+        document.park_axis_item(cmd.item, cmd.reason, cmd.by)
+        return Outcome(document)
+
+    def requeue_axis_item(self, cmd: RequeueAxisItem, uow: UnitOfWork) -> Outcome:
+        """An operator retries a parked axis item."""
+        document: Document = uow.get(cmd.document_id, "document")
+        document.requeue_axis_item(cmd.item, cmd.by)
         return Outcome(document)
 
     def _check_active(self, code: str) -> None:
@@ -377,4 +470,8 @@ _HANDLERS: dict[type, str] = {
     ReportStatus: "report_status",
     HandOverLines: "hand_over_lines",
     RevokeDocument: "revoke_document",
+    ReceiveFromAxis: "receive_from_axis",
+    RecordAxisAttempt: "record_axis_attempt",
+    ParkAxisItem: "park_axis_item",
+    RequeueAxisItem: "requeue_axis_item",
 }

@@ -53,6 +53,8 @@ def _decode_attachments(body: DocumentIn, services: Services) -> list[bytes]:
 def _content_sha256(body: DocumentIn, digests: list[str]) -> str:
     """Digest of what was sent, attachments by digest: equal retries have equal digests."""
     content = msgspec.to_builtins(body)
+    if not body.confidential:
+        del content["confidential"]  # digests of documents sent before the field existed hold
     content["attachments"] = [
         {"name": a.name, "content_type": a.content_type, "sha256": d}
         for a, d in zip(body.attachments, digests, strict=True)
@@ -103,6 +105,7 @@ async def send(request: web.Request) -> web.Response:
                 Attachment(a.name, a.content_type, len(data), digest)
                 for a, data, digest in zip(body.attachments, blobs, digests, strict=True)
             ],
+            confidential=body.confidential,
         )
     )
     document: Document = outcome.aggregate

@@ -68,6 +68,11 @@ class DocumentIn(Struct, frozen=True, forbid_unknown_fields=True):
     attachments: Annotated[list[AttachmentIn], Meta(max_length=100)] = []
     to: Annotated[list[str], Meta(max_length=MAX_RECIPIENTS)] = []
     to_groups: Annotated[list[GroupIn], Meta(max_length=20)] = []
+    confidential: bool = False
+
+
+class AxisParkIn(Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Text
 
 
 class MergeIn(Struct, frozen=True, forbid_unknown_fields=True):
@@ -113,6 +118,7 @@ DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
         DocumentIn,
         StatusIn,
         RevokeIn,
+        AxisParkIn,
         MergeIn,
         RetireIn,
         MoveIn,

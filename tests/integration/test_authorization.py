@@ -99,6 +99,11 @@ TABLE = [
     row("GET /v1/events",                       "403 403 403 200 401 401 403"),
     row("GET /v1/stats",                        "200 200 403 200 401 401 403",
         params=PERIOD | {"agency": OWNER}),
+    row("GET /v1/axis/queue",                   "200 403 403 403 401 401 403"),
+    row("POST /v1/axis/queue/{id}/park",        "200 403 403 403 401 401 403",
+        at={"id": "axis-item"}, json={"reason": "Bộ yêu cầu tạm dừng"}),
+    row("POST /v1/axis/queue/{id}/retry",       "409 403 403 403 401 401 403",
+        at={"id": "axis-item"}),
 ]
 # fmt: on
 CELLS = [

@@ -50,6 +50,7 @@ REQUEST_BODIES = {
     ("post", "/v1/agencies/{code}/retire"): wire.RetireIn,
     ("post", "/v1/agencies/{code}/move"): wire.MoveIn,
     ("patch", "/v1/agencies/{code}"): wire.AgencyPatch,
+    ("post", "/v1/axis/queue/{id}/park"): wire.AxisParkIn,
 }
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4
 UNKNOWN_DOCUMENT = {"id": "00000000-0000-4000-8000-000000000000"}

@@ -15,6 +15,7 @@ from tests.support.api import (
     DEPARTMENT,
     DISTRICT,
     PROVINCE,
+    REMOTE_MINISTRY,
     Api,
     attachment,
 )
@@ -35,6 +36,7 @@ class Province:
     received: str  # district -> owner
     elsewhere: str  # district -> commune: the owner is no party
     revoked: str  # owner -> district, revoked
+    abroad: str  # owner -> a ministry over the axis: its package waits in the bridge's queue
 
     @property
     def documents(self) -> dict[str, str]:
@@ -44,6 +46,7 @@ class Province:
             "received": self.received,
             "elsewhere": self.elsewhere,
             "revoked": self.revoked,
+            "axis-item": f"{self.abroad}:document",
             "unknown": UNKNOWN_DOCUMENT,
         }
 
@@ -88,6 +91,7 @@ async def seed(api: Api) -> Province:
         received=await _sent(api, DISTRICT, [OWNER], "SEED-3"),
         elsewhere=await _sent(api, DISTRICT, [COMMUNE], "SEED-4"),
         revoked=revoked,
+        abroad=await _sent(api, OWNER, [REMOTE_MINISTRY], "SEED-5"),
     )
     status, body = await api.call("POST", f"/v1/agencies/{SUSPENDED}/suspend", OPERATOR_TOKEN)
     assert status == 200, body
