@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from adapters import views as v
 from adapters.eventlog import rfc3339
 from domain.agency import Agency, Auditor
-from domain.codes import FORWARDED, PARKED, QUEUED, Route
+from domain.codes import FORWARDED, PARKED, QUEUED, Route, national_document_id
 from domain.directory import vietnam_day
 from domain.document import (
     AXIS_DOCUMENT,
@@ -345,7 +345,10 @@ class ExchangeProjection:
             },
         )
         if any(line["route"] == Route.AXIS for line in e.recipients):
-            _queue(w, doc_id, AXIS_DOCUMENT, AXIS_DOCUMENT, position, sent_at)
+            national = national_document_id(
+                e.sender, e.promulgated_on, e.code_number, e.code_notation
+            )
+            _queue(w, doc_id, AXIS_DOCUMENT, AXIS_DOCUMENT, national, position, sent_at)
         for line in e.recipients:
             w.insert(
                 v.recipients,
@@ -374,8 +377,12 @@ class ExchangeProjection:
     def _status_reported(self, w: _Writes, position: int, e: Document.StatusReported) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
         if e.axis_item is not None:
+            w.flush()
             report = {"agency": e.agency, "status": e.status, "note": e.note, "by": e.by, "at": at}
-            _queue(w, doc_id, e.axis_item, AXIS_STATUS, position, at, report)
+            national = w.c.execute(
+                sa.select(v.documents.c.external_id).where(v.documents.c.id == doc_id)
+            ).scalar_one()
+            _queue(w, doc_id, e.axis_item, AXIS_STATUS, national, position, at, report)
         where = (v.recipients.c.document_id == doc_id) & (v.recipients.c.agency == e.agency)
         w.flush()
         line = w.c.execute(
@@ -404,7 +411,13 @@ class ExchangeProjection:
     def _document_revoked(self, w: _Writes, position: int, e: Document.Revoked) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
         if e.axis == AXIS_REVOKE:
-            _queue(w, doc_id, AXIS_REVOKE, AXIS_REVOKE, position, at)
+            w.flush()
+            national = w.c.execute(
+                sa.select(v.axis_queue.c.national_id).where(
+                    (v.axis_queue.c.document_id == doc_id) & (v.axis_queue.c.item == AXIS_DOCUMENT)
+                )
+            ).scalar_one()
+            _queue(w, doc_id, AXIS_REVOKE, AXIS_REVOKE, national, position, at)
         elif e.axis == CANCELLED:
             _set_item(w, doc_id, AXIS_DOCUMENT, position, at, state=CANCELLED)
         w.execute(
@@ -439,6 +452,7 @@ def _queue(
     doc_id: str,
     item: str,
     kind: str,
+    national_id: str,
     position: int,
     at: str,
     report: dict[str, Any] | None = None,
@@ -454,6 +468,7 @@ def _queue(
             "attempts": 0,
             "reason": None,
             "report": report,
+            "national_id": national_id,
             "position": position,
             "created_at": at,
             "updated_at": at,

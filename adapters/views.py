@@ -146,6 +146,8 @@ axis_queue = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("report", sa.JSON),
+    # The document's edXML DocumentId on the axis (how statuses coming back find it).
+    sa.Column("national_id", sa.Text, nullable=False, index=True),
     # The position of the event that queued the item (the queue's order) and of the last change.
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
@@ -334,6 +336,20 @@ class Views:
         with self.engine.connect() as c:
             row = c.execute(query).first()
         return dict(row._mapping) if row else None
+
+    def directory_version(self) -> str | None:
+        """The position of the last directory event the views hold (changes with the directory)."""
+        query = sa.select(meta.c.value).where(meta.c.key == "directory")
+        with self.engine.connect() as c:
+            return c.execute(query).scalar()
+
+    def axis_document(self, national_id: str) -> str | None:
+        """Returns the id of the local document whose package went out with a national id."""
+        query = sa.select(axis_queue.c.document_id).where(
+            (axis_queue.c.national_id == national_id) & (axis_queue.c.item == "document")
+        )
+        with self.engine.connect() as c:
+            return c.execute(query).scalar()
 
     def axis_depth(self) -> dict[str, int]:
         """Counts axis items by state."""

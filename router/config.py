@@ -31,6 +31,16 @@ class Config:
     # How long a client may take to send its request headers, or pause while sending a body,
     # before the router closes the connection (slow or stalled clients hold nothing for long).
     read_timeout: float = 60.0
+    # The national axis: its URL, this province's system id and secret (none: no bridge), how
+    # often to poll it, and when a failing item is parked: after this many attempts, or on the
+    # first failure once it has waited this many seconds; retries back off from this delay.
+    axis_url: str | None = None
+    axis_system_id: str | None = None
+    axis_secret: str | None = None
+    axis_poll_interval: float = 10.0
+    axis_max_attempts: int = 12
+    axis_retry_deadline: float = 24 * 3600.0
+    axis_backoff_seconds: float = 1.0
     # Today's date in Vietnam (YYYY-MM-DD); tests pass a fixed calendar.
     today: Callable[[], str] = today_in_vietnam
 
