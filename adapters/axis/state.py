@@ -44,10 +44,10 @@ class Simulator:
 
 SIMULATOR = web.AppKey("axis_simulator", Simulator)
 # Per-request values set by the middlewares.
-DRAW = "axis_draw"
-SYSTEM_ID = "axis_system"
-SIGNED = "axis_signed"
-BODY = "axis_body"
+DRAW = web.RequestKey("axis_draw", Draw)
+SYSTEM_ID = web.RequestKey("axis_system", str)
+SIGNED = web.RequestKey("axis_signed", tuple[str, int])
+BODY = web.RequestKey("axis_body", bytes)
 
 
 def json_body(body: bytes, request: web.Request, kind: type[T]) -> T:
