@@ -92,7 +92,7 @@ def _faulted(sim: Simulator, draw: Draw, items: list[Pending], done: Pending | N
 async def _pending(request: web.Request, kind: Literal["package", "status"]) -> web.Response:
     sim = request.app[SIMULATOR]
     agency, limit = request.match_info["code"], _limit(request)
-    items, done = await sim.store.call(
+    items, done = await sim.store.read(
         mailbox.pending, sim.store, request[SIGNED], request[SYSTEM_ID], kind, agency, limit
     )
     _faulted(sim, request[DRAW], items, done)
@@ -111,7 +111,7 @@ async def pending_statuses(request: web.Request) -> web.Response:
 
 async def _fetch(request: web.Request, kind: Literal["package", "status"]) -> web.Response:
     sim = request.app[SIMULATOR]
-    body, _ = await sim.store.call(
+    body, _ = await sim.store.read(
         mailbox.fetch,
         sim.store,
         request[SIGNED],
@@ -162,7 +162,7 @@ async def ack_status(request: web.Request) -> web.Response:
 async def deliveries(request: web.Request) -> web.Response:
     """Shows a package's delivery states (all to the sender, its own to a recipient)."""
     sim = request.app[SIMULATOR]
-    answer = await sim.store.call(
+    answer = await sim.store.read(
         mailbox.deliveries, sim.store, request[SIGNED], request[SYSTEM_ID], request.match_info["id"]
     )
     return json_response(answer)
@@ -195,7 +195,7 @@ async def list_catalogue(request: web.Request) -> web.Response:
     """Lists the catalogue by agency code, a page at a time."""
     sim = request.app[SIMULATOR]
     after, limit = _cursor(request), _limit(request)
-    items = await sim.store.call(catalogue.page, sim.store, request[SIGNED], after, limit)
+    items = await sim.store.read(catalogue.page, sim.store, request[SIGNED], after, limit)
     cursor = None
     if len(items) == limit:
         cursor = base64.urlsafe_b64encode(items[-1].code.encode()).decode().rstrip("=")
@@ -208,7 +208,7 @@ async def catalogue_changes(request: web.Request) -> web.Response:
     raw, limit = request.query.get("since", "0"), _limit(request)
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Refusal(422, "invalid", "since must be a whole number")
-    items = await sim.store.call(catalogue.changes, sim.store, request[SIGNED], int(raw), limit)
+    items = await sim.store.read(catalogue.changes, sim.store, request[SIGNED], int(raw), limit)
     return json_response(CatalogueChanges(items, items[-1].seq if items else int(raw)))
 
 

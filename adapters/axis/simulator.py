@@ -166,7 +166,7 @@ async def get_faults(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     """Counts what the simulator did since it started, beside the store's durable totals."""
     sim = request.app[SIMULATOR]
-    totals = await sim.store.call(sim.store.counts)
+    totals = await sim.store.read(sim.store.counts)
     return json_response(
         {
             "requests": dict(sorted(sim.requests.items())),
@@ -191,7 +191,7 @@ def create_simulator(
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         store = await asyncio.to_thread(AxisStore, data_dir)
-        secrets = await store.call(store.systems)
+        secrets = await store.read(store.systems)
         app[SIMULATOR] = Simulator(
             store, FaultInjector(initial_faults), admin_token, secrets, max_package_bytes
         )

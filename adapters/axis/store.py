@@ -1,19 +1,22 @@
 """The simulator's durable store: SQLite in WAL mode with synchronous=FULL, one connection.
 
-Every method is blocking and meant to run on the store's single thread (see `AxisStore.call`),
-so calls are serialised and never block the event loop. A signed call records its signature in
-the same transaction as its effect, so a replayed request is refused even after a restart.
+Every function is blocking and runs on the store's single thread (see `AxisStore.call`), so calls
+are serialised and never block the event loop; the calls waiting together share one commit. A
+signed call records its signature with its effect, so a replay is refused even after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +26,7 @@ from adapters.axis.signing import MAX_SKEW
 
 T = TypeVar("T")
 _PURGE_EVERY = 1000
+MAX_BATCH = 64
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS systems (id TEXT PRIMARY KEY, secret TEXT NOT NULL);
@@ -60,16 +64,42 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One call waiting for the store's thread, and where its answer goes."""
+
+    durable: bool
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+    def settle(self, ok: bool, value: Any) -> None:
+        """Hands the outcome to the waiting coroutine on its own loop."""
+
+        def settle() -> None:
+            if self.future.done():
+                return
+            if ok:
+                self.future.set_result(value)
+            else:
+                self.future.set_exception(value)
+
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            self.loop.call_soon_threadsafe(settle)
+
+
 class AxisStore:
-    """One SQLite database in the data directory, used from one dedicated thread."""
+    """One SQLite database in the data directory, used from one dedicated thread that commits
+    the calls waiting for it together (group commit: one fsync for a batch)."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="axis-store")
-        self._db: sqlite3.Connection = self._thread.submit(
-            self._open, data_dir / "axis.db"
-        ).result()
+        self._db = self._open(data_dir / "axis.db")
         self._signed = 0
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._run, name="axis-store", daemon=True)
+        self._worker.start()
 
     @staticmethod
     def _open(path: Path) -> sqlite3.Connection:
@@ -81,35 +111,90 @@ class AxisStore:
         return db
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Runs a blocking store method on the store's thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        """Runs a blocking store function on the store's thread; answers once it is committed."""
+        return await self._submit(True, fn, args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Runs a store function that writes nothing but the request's signature: a batch of
+        such calls alone commits without waiting for the disk (the next durable commit or
+        checkpoint syncs it; only a power cut could forget such a signature)."""
+        return await self._submit(False, fn, args)
+
+    async def _submit(self, durable: bool, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(durable, fn, args, loop, future))
+        return await future
 
     def close(self) -> None:
-        """Closes the database and stops the store's thread."""
-        self._thread.submit(self._db.close).result()
-        self._thread.shutdown()
+        """Finishes the waiting calls, stops the store's thread and closes the database."""
+        self._jobs.put(None)
+        self._worker.join()
+        self._db.close()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._execute(batch)
+
+    def _execute(self, batch: list[_Job]) -> None:
+        db = self._db
+        durable = any(job.durable for job in batch)
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            db.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                try:
+                    outcomes.append((True, job.fn(*job.args)))
+                except Exception as e:  # the caller's answer, e.g. a Refusal
+                    outcomes.append((False, e))
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            outcomes = [(False, e)] * len(batch)
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            job.settle(ok, value)
 
     @contextmanager
     def transaction(self, signature: str | None, timestamp: int) -> Iterator[sqlite3.Connection]:
-        """Runs a block in one transaction that also records the request's signature; a refusal
-        undoes the block's writes but still records the signature."""
+        """Runs a block of one call, recording the request's signature with it; a refusal undoes
+        the block's writes but keeps the signature (savepoints inside the batch's commit)."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        db.execute("SAVEPOINT call")
         try:
             if signature is not None:
                 self._use_signature(signature, timestamp)
-            db.execute("SAVEPOINT work")
-            try:
-                yield db
-            except Refusal:
-                db.execute("ROLLBACK TO work")
-                db.execute("COMMIT")
-                raise
-            db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            db.execute("ROLLBACK TO call")
+            db.execute("RELEASE call")
             raise
+        db.execute("SAVEPOINT work")
+        try:
+            yield db
+        except Refusal:
+            db.execute("ROLLBACK TO work")
+            db.execute("RELEASE call")
+            raise
+        except BaseException:
+            db.execute("ROLLBACK TO call")
+            db.execute("RELEASE call")
+            raise
+        db.execute("RELEASE call")
 
     def _use_signature(self, signature: str, timestamp: int) -> None:
         try:

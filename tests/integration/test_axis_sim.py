@@ -130,6 +130,24 @@ async def test_a_revocation_of_a_sent_document_is_a_package_of_its_own(axis: Axi
     assert [p.id for p in await axis.h29.pending_packages(H29)] == [first.id, revoke.id]
 
 
+async def test_concurrent_sends_share_commits_without_mixing_their_outcomes(axis: Axis) -> None:
+    async def send(n: int) -> str | bool:
+        # Every third one is refused; the others repeat ten national ids.
+        to, number = ([H29], 100 + n % 10) if n % 3 else ([H29, "000.00.09.H29"], 200 + n)
+        try:
+            return (await axis.h41.send_package(package(H41, to, doc_id(number)))).created
+        except AxisPermanent as e:
+            return e.code
+
+    outcomes = await asyncio.gather(*(send(n) for n in range(30)))
+    accepted = {100 + n % 10 for n in range(30) if n % 3}
+    assert outcomes.count(True) == len(accepted)  # one package per national id
+    assert outcomes.count("unknown_recipient") == 10
+    assert outcomes.count(False) == 20 - len(accepted)
+    assert len(await axis.h29.pending_packages(H29)) == len(accepted)
+    assert (await axis.totals())["packages"] == len(accepted)
+
+
 async def test_a_package_to_an_agency_missing_from_the_catalogue_is_a_permanent_refusal(
     axis: Axis,
 ) -> None:
