@@ -466,3 +466,27 @@ async def test_a_restart_on_the_same_data_directory_keeps_everything(axis: Axis)
     assert [s.id for s in await axis.h41.pending_statuses(H41)] == [report.id]
     assert not (await axis.h41.send_package(package(H41, [H29], doc_id(40)))).created
     assert len((await axis.h29.catalogue()).items) == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body", "code"),
+    [
+        ("/v1/packages", "application/json", b"{}", "unsupported_media_type"),
+        ("/v1/catalogue", "application/xml", b"<x/>", "unsupported_media_type"),
+        ("/v1/catalogue", "application/json", b"{not json", "malformed"),
+        ("/v1/catalogue", "application/json", b'{"agencies": []}', "invalid"),
+    ],
+)
+async def test_a_body_of_the_wrong_kind_is_a_clear_refusal(
+    axis: Axis, path: str, content_type: str, body: bytes, code: str
+) -> None:
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": content_type,
+        "X-Axis-System": "h41",
+        "X-Axis-Timestamp": stamp,
+        "X-Axis-Signature": sign(SECRETS["h41"], "POST", path, stamp, body),
+    }
+    async with axis.session.post(axis.url + path, data=body, headers=headers) as r:
+        assert r.content_type == "application/problem+json"
+        assert (await r.json(content_type=None))["code"] == code
