@@ -227,6 +227,33 @@ def import_agencies(args: argparse.Namespace) -> None:
     )
 
 
+def axis_sim(args: argparse.Namespace) -> None:
+    """Runs the national axis simulator until interrupted (docs/axis-sim.md)."""
+    import uvloop
+    from aiohttp import web
+
+    from adapters.axis.faults import parse_faults
+    from adapters.axis.simulator import create_simulator
+
+    token = os.environ.get("LIENTHONG_AXIS_ADMIN_TOKEN") or None
+    if token is not None and len(token) < 22:
+        sys.exit("lienthong: LIENTHONG_AXIS_ADMIN_TOKEN must carry at least 128 bits (22+ chars)")
+    if token is None:
+        logging.warning("LIENTHONG_AXIS_ADMIN_TOKEN is not set: /admin/* refuses every call")
+    try:
+        faults = parse_faults(args.faults) if args.faults else None
+    except ValueError as e:
+        sys.exit(f"lienthong: {e}")
+    uvloop.install()
+    web.run_app(
+        create_simulator(args.data, token, faults),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=lambda s: print(s, flush=True),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="lienthong", description=__doc__)
@@ -317,6 +344,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sender", default="000.00.00.H41", help="sending agency (a province)")
     p.add_argument("--recipient", default="000.00.11.H41", help="receiving agency (under it)")
     p.set_defaults(func=seed)
+
+    p = commands.add_parser("axis-sim", help="run the national axis simulator (docs/axis-sim.md)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--data", type=Path, required=True, help="data directory of its SQLite store")
+    p.add_argument("--faults", help='fault probabilities as JSON, e.g. {"seed": 7, "error": 0.2}')
+    p.add_argument("--log-format", choices=("json", "console"), default="json")
+    p.set_defaults(func=axis_sim)
 
     args = parser.parse_args(argv)
     logs.configure(getattr(args, "log_format", "console"))
