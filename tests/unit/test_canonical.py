@@ -8,7 +8,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.canonical import canonical
+from adapters.canonical import canonical
 
 _scalars = (
     st.none()
