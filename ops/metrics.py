@@ -126,6 +126,43 @@ class Metrics:
             multiprocess_mode="livemax",
         )
 
+        self.axis_queue = Gauge(
+            "lienthong_axis_queue_items",
+            "Items of the axis bridge's queue by state (queued, forwarded, parked, cancelled).",
+            ["state"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.axis_attempts = Counter(
+            "lienthong_axis_attempts",
+            "Attempts to carry an item to the national axis, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.axis_failures = Counter(
+            "lienthong_axis_failures",
+            "Failed axis calls by reason (transient, the axis's refusal code, refused_incoming).",
+            ["reason"],
+            registry=r,
+        )
+        self.axis_received = Counter(
+            "lienthong_axis_received",
+            "Packages and status messages taken in from the national axis.",
+            ["kind"],
+            registry=r,
+        )
+        self.axis_poll_seconds = Histogram(
+            "lienthong_axis_poll_duration_seconds",
+            "Time one poll of the axis took for every local agency.",
+            registry=r,
+        )
+        self.axis_last_contact = Gauge(
+            "lienthong_axis_last_contact_timestamp_seconds",
+            "Unix time of the last poll of the axis that succeeded.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+
     def set_overdue(self, counts: dict[str, int]) -> None:
         """Sets the overdue gauge; agencies no longer overdue go to 0 (in multiprocess mode a
         removed series would keep its last value)."""

@@ -137,6 +137,9 @@ def _read_gauges(services: Services) -> None:
     )
     m.projection_lag_seconds.labels(name).set(max(age, 0.0))
     m.set_overdue(services.views.overdue(services.exchange.today()))
+    depth = services.views.axis_depth()
+    for state in axis_queue.STATES:
+        m.axis_queue.labels(state).set(depth.get(state, 0))
 
 
 async def openapi(_: web.Request) -> web.Response:
