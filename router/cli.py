@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from domain.errors import DomainError
 from router import logs
 from router.config import MIB, Config
 
@@ -57,6 +58,7 @@ def serve(args: argparse.Namespace) -> None:
         grace_days=args.grace_days,
         clock_interval=args.clock_seconds,
         read_timeout=args.read_timeout,
+        **_axis_settings(args),
     )
     if args.workers > 1:
         sys.exit(_supervise(args, config))
@@ -80,6 +82,85 @@ def serve(args: argparse.Namespace) -> None:
         keepalive_timeout=config.read_timeout,
         print=lambda s: print(s, flush=True),
     )
+
+
+def _axis_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The bridge's settings from `serve`'s flags (none without --axis-url)."""
+    if not args.axis_url:
+        return {}
+    if not args.axis_system_id or args.axis_secret_file is None:
+        sys.exit("lienthong: --axis-url needs --axis-system-id and --axis-secret-file")
+    try:
+        secret = args.axis_secret_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as e:
+        sys.exit(f"lienthong: cannot read the axis secret: {e}")
+    if not secret:
+        sys.exit("lienthong: the axis secret file is empty")
+    return {
+        "axis_url": args.axis_url,
+        "axis_system_id": args.axis_system_id,
+        "axis_secret": secret,
+        "axis_poll_interval": args.axis_poll_interval,
+        "axis_max_attempts": args.axis_max_attempts,
+        "axis_retry_deadline": args.axis_retry_deadline_hours * 3600.0,
+    }
+
+
+def axis_queue(args: argparse.Namespace) -> None:
+    """Lists the bridge's queue, or retries or parks an item, straight on the store."""
+    from router import axis_queue as queue
+    from router import catalogue
+    from router.services import write_lock
+
+    config = _config(args)
+    with catalogue.opened(config) as (exchange, views, projection):
+        if args.action == "queue":
+            rows, after = [], None
+            while True:
+                page = queue.queue_page(views, args.state, after, 500)
+                rows += page.items
+                if page.next_position is None:
+                    break
+                after = page.next_position
+            _print_queue([queue.present(r) for r in rows], args.json)
+            return
+        if args.action == "retry":
+            command = queue.retry_command(args.id, "operator (cli)")
+        else:
+            command = queue.park_command(args.id, args.reason, "operator (cli)")
+        lock = write_lock(config, "events")
+        try:
+            with lock:
+                exchange.execute(command)
+        except DomainError as e:
+            sys.exit(f"lienthong: {e.detail}")
+        finally:
+            lock.close()
+        catalogue.catch_up(projection)
+        document, item = queue.parse_item_id(args.id)
+        row = views.axis_item(str(document), item)
+        assert row is not None
+        _print_queue([queue.present(row)], args.json)
+
+
+def _print_queue(items: list[dict[str, object]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "kind", "state", "attempts", "reason", "updated")
+    for i in items:
+        table.add_row(
+            str(i["id"]),
+            str(i["kind"]),
+            str(i["state"]),
+            str(i["attempts"]),
+            str(i["reason"] or ""),
+            str(i["updated_at"]),
+        )
+    Console().print(table)
 
 
 def _supervise(args: argparse.Namespace, config: Config) -> int:
@@ -297,6 +378,24 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="router processes sharing the port and the store (one per core; default 1)",
     )
+    p.add_argument("--axis-url", help="the national axis (no bridge when omitted)")
+    p.add_argument("--axis-system-id", help="this province's system id on the axis")
+    p.add_argument("--axis-secret-file", type=Path, help="file holding the axis secret")
+    p.add_argument(
+        "--axis-poll-interval", type=float, default=10.0, help="seconds between polls (10)"
+    )
+    p.add_argument(
+        "--axis-max-attempts",
+        type=int,
+        default=12,
+        help="failed attempts after which an item is parked (12)",
+    )
+    p.add_argument(
+        "--axis-retry-deadline-hours",
+        type=float,
+        default=24.0,
+        help="hours after which an item's next failure parks it (24)",
+    )
     p.add_argument(
         "--reuse-port",
         action="store_true",
@@ -344,6 +443,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sender", default="000.00.00.H41", help="sending agency (a province)")
     p.add_argument("--recipient", default="000.00.11.H41", help="receiving agency (under it)")
     p.set_defaults(func=seed)
+
+    axis = commands.add_parser(
+        "axis", help="the axis bridge's queue: list, retry or park items"
+    ).add_subparsers(dest="action", required=True)
+    p = axis.add_parser("queue", help="list the queue, oldest first")
+    _store_args(p)
+    p.add_argument("--state", choices=("queued", "forwarded", "parked", "cancelled"))
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=axis_queue)
+    p = axis.add_parser("retry", help="send a parked item back to the queue")
+    p.add_argument("id", help="the item's id, <document id>:<item>")
+    _store_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=axis_queue)
+    p = axis.add_parser("park", help="stop trying a queued item")
+    p.add_argument("id", help="the item's id, <document id>:<item>")
+    p.add_argument("--reason", required=True)
+    _store_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=axis_queue)
 
     p = commands.add_parser("axis-sim", help="run the national axis simulator (docs/axis-sim.md)")
     p.add_argument("--host", default="127.0.0.1")

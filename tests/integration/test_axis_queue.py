@@ -3,10 +3,21 @@ bridge's attempts and an operator's retry and park do to it, and packages from o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import json
+from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 from uuid import UUID
 
+import pytest
+
 from domain.commands import ReceiveFromAxis, RecordAxisAttempt, ReportStatus
+from router.app import create_app
+from router.cli import main
+from router.config import Config
 from router.services import SERVICES, Services
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import COMMUNE, PROVINCE, REMOTE_MINISTRY, Api
@@ -149,3 +160,37 @@ async def test_a_package_from_outside_reaches_the_inbox_and_answers_go_back(api:
     assert status == 201
     [item] = await queue(api)
     assert (item["kind"], item["item"], item["state"]) == ("status", "status-1", "queued")
+
+
+async def test_the_cli_lists_parks_and_retries_on_the_store(
+    tmp_path: Path, aiohttp_client: Any
+) -> None:
+    config = Config(data_dir=tmp_path / "data", operator_token=OPERATOR_TOKEN, poll_interval=0.05)
+    api = Api(await aiohttp_client(create_app(config)))
+    await api.province()
+    _, sent = await api.send(PROVINCE, [REMOTE_MINISTRY])
+    item = f"{sent['id']}:document"
+
+    def cli(*args: str) -> Any:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            main(["axis", *args, "--data", str(config.data_dir), "--json"])
+        return json.loads(out.getvalue())
+
+    loop = asyncio.get_running_loop()
+    [listed] = await loop.run_in_executor(None, cli, "queue")
+    assert (listed["id"], listed["state"]) == (item, "queued")
+    parked = await loop.run_in_executor(None, cli, "park", item, "--reason", "Bộ yêu cầu chờ")
+    assert parked == [dict(listed, state="parked", reason="Bộ yêu cầu chờ", updated_at=ANY)]
+    assert await loop.run_in_executor(None, cli, "queue", "--state", "queued") == []
+    [retried] = await loop.run_in_executor(None, cli, "retry", item)
+    assert retried["state"] == "queued"
+    # The serving router's views follow what the command recorded.
+    for _ in range(100):
+        _, body = await api.call("GET", QUEUE, OPERATOR_TOKEN, params={"state": "queued"})
+        if body["items"] and body["items"][0]["updated_at"] == retried["updated_at"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [i["id"] for i in body["items"]] == [item]
+    with pytest.raises(SystemExit, match="only a parked item can be retried"):
+        await loop.run_in_executor(None, cli, "retry", item)
