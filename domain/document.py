@@ -312,9 +312,11 @@ class Document(BaseAggregate[UUID]):
         self, name: str, ok: bool, reason: str | None, permanent: bool, max_attempts: int
     ) -> bool:
         """Records one attempt to carry an item; parks it after a permanent refusal or the
-        last allowed failure. False (nothing recorded) if the item no longer waits."""
+        last allowed failure. False (nothing recorded) if the item no longer waits. A success
+        also counts for a parked item: the bridge learns so when a status about the document
+        comes back (its package had reached the axis after all)."""
         item = self.axis_item(name)
-        if item.state != QUEUED:
+        if item.state != QUEUED and not (ok and item.state == PARKED):
             return False
         attempt = item.attempts + 1
         self.trigger_event(self.AxisAttempted, item=name, attempt=attempt, ok=ok, reason=reason)

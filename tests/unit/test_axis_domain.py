@@ -94,7 +94,10 @@ def test_a_permanent_refusal_parks_at_once(exchange: Exchange) -> None:
     assert doc.axis[AXIS_DOCUMENT].state == PARKED
     assert doc.axis[AXIS_DOCUMENT].reason == "unknown_recipient"
     assert doc.recipients[MINISTRY].state == PARKED
-    assert not attempt(exchange, doc, ok=True)
+    assert not attempt(exchange, doc, ok=False, reason="again")
+    # A status coming back proves the package reached the axis after all.
+    assert attempt(exchange, doc, ok=True, reason="a status came back")
+    assert fresh(exchange, doc).recipients[MINISTRY].state == FORWARDED
 
 
 def test_transient_failures_park_after_the_last_allowed_attempt(exchange: Exchange) -> None:
