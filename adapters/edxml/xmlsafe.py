@@ -16,7 +16,6 @@ MAX_DEPTH = 48
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
