@@ -174,9 +174,9 @@ def package_from_tree(
     return Package(
         sender=_sender(message),
         to=recipients,
-        document_id=required(message, "DocumentId"),
+        document_id=verbatim(message, "DocumentId"),
         code_number=required(message, "Code", "CodeNumber"),
-        code_notation=(text(message, "Code", "CodeNotation") or "").strip(),
+        code_notation=text(message, "Code", "CodeNotation") or "",
         promulgated_on=parse_date(
             required(message, "PromulgationInfo", "PromulgationDate"), "PromulgationDate"
         ),

@@ -33,6 +33,7 @@ from adapters.edxml.xmlsafe import (
     parse_xml,
     required,
     text,
+    verbatim,
 )
 
 
@@ -101,7 +102,7 @@ def parse(
     staff = child(node, "StaffInfo")
     return StatusMessage(
         sender=organization(sender, "From"),
-        document_id=required(node, "ResponseFor", "DocumentId"),
+        document_id=verbatim(node, "ResponseFor", "DocumentId"),
         status=code,
         at=parse_time(required(node, "Timestamp"), "Timestamp"),
         note=note if note else None,

@@ -10,7 +10,7 @@ from lxml import etree
 
 from adapters.edxml import dsig
 from adapters.edxml.model import NAMESPACE, EdxmlError, Organization, ResponseFor
-from adapters.edxml.xmlsafe import child, format_date, local, parse_date, required, text
+from adapters.edxml.xmlsafe import child, format_date, local, parse_date, required, text, verbatim
 
 _ORGANIZATION = (
     ("code", "OrganId"),
@@ -102,7 +102,7 @@ def response_for(node: etree._Element) -> ResponseFor:
     """Reads a ResponseFor element."""
     day = text(node, "PromulgationDate")
     return ResponseFor(
-        document_id=required(node, "DocumentId"),
+        document_id=verbatim(node, "DocumentId"),
         organ_id=(text(node, "OrganId") or "").strip(),
         code=text(node, "Code") or "",
         promulgated_on=parse_date(day, "ResponseFor/PromulgationDate") if day else None,
