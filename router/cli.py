@@ -318,6 +318,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--recipient", default="000.00.11.H41", help="receiving agency (under it)")
     p.set_defaults(func=seed)
 
+    from router import edxml_cli
+
+    edxml_cli.register(commands, _store_args, _config)
+
     args = parser.parse_args(argv)
     logs.configure(getattr(args, "log_format", "console"))
     args.func(args)
