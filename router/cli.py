@@ -472,6 +472,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log-format", choices=("json", "console"), default="json")
     p.set_defaults(func=axis_sim)
 
+    from router import edxml_cli
+
+    edxml_cli.register(commands, _store_args, _config)
+
     args = parser.parse_args(argv)
     logs.configure(getattr(args, "log_format", "console"))
     args.func(args)
