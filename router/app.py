@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from router import agencies, axis_queue, boxes, documents, logs, stats
 from router.auth import AGENCY, PRINCIPAL
+from router.axis_bridge import bridge_ctx
 from router.clock import clock_ctx
 from router.config import Config
 from router.http import READ_TIMEOUT, Handler, json_response, problem, problems, route_template
@@ -165,6 +166,7 @@ def create_app(config: Config) -> web.Application:
 
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(clock_ctx)
+    app.cleanup_ctx.append(bridge_ctx)
     app.add_routes(
         [
             web.get("/healthz", healthz),

@@ -20,6 +20,7 @@ from domain.directory import Group
 from domain.document import Document
 from domain.errors import FieldError, Invalid, NotFound, TooLarge
 from router.auth import AGENCY, AUDITOR, PRINCIPAL, Principal
+from router.axis_bridge import BRIDGE
 from router.http import StoredDataCorrupt, json_response, read_json
 from router.services import SERVICES, Services
 from router.wire import DocumentIn, RevokeIn, StatusIn, decode, encode
@@ -111,6 +112,8 @@ async def send(request: web.Request) -> web.Response:
     document: Document = outcome.aggregate
     if outcome.recorded:
         _count_sent(services, document)
+        if document.axis and BRIDGE in request.app:
+            request.app[BRIDGE].wake.set()
     return json_response(
         {
             "id": str(document.id),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from cryptography import x509
 
 from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
 from adapters.directory import SqlDirectory
@@ -40,6 +41,10 @@ class Services:
     writer: GroupCommitWriter
     auth: Authenticator
     executor: ThreadPoolExecutor
+    # What the axis bridge signs outgoing edXML with (none: unsigned) and verifies incoming
+    # signatures against (none: every signature reports verified false, "no trust anchors").
+    xml_signer: tuple[Any, x509.Certificate] | None = None
+    trust_anchors: Sequence[x509.Certificate] = ()
 
     async def call(self, fn: Any, *args: Any) -> Any:
         """Runs a blocking call off the event loop."""

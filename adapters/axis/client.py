@@ -8,6 +8,7 @@ retrying the same call cannot succeed; its `code` says why, e.g. `unknown_recipi
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -160,8 +161,9 @@ class AxisClient:
         await self._http.close()
 
     def _headers(self, method: str, target: str, body: bytes) -> dict[str, str]:
-        """Signs a request; never reuses a signature (the axis refuses replays), so an identical
-        retry within the same second is stamped a second later."""
+        """Signs a request; never reuses a signature (the axis refuses replays). Every call's
+        target carries its own nonce, so only aiohttp's own resend of an attempt could repeat
+        one within a second: that one is stamped a second later."""
         now = time.monotonic()
         self._used = {s: t for s, t in self._used.items() if now - t < 2 * MAX_SKEW + 60}
         stamp = int(time.time())
@@ -181,7 +183,9 @@ class AxisClient:
         body: bytes = b"",
         content_type: str | None = None,
     ) -> tuple[int, bytes]:
-        target = f"{path}?{urlencode(query)}" if query else path
+        # A nonce keeps identical calls apart (a poll of the same list twice in one second
+        # would otherwise carry a signature the axis already saw).
+        target = f"{path}?{urlencode({**(query or {}), 'nonce': secrets.token_hex(8)})}"
         headers = {"Content-Type": content_type} if content_type is not None else {}
 
         def signer() -> dict[str, str]:
