@@ -102,6 +102,9 @@ class ExchangeProjection:
             Agency.Renamed: self._agency_renamed,
             Agency.MoveScheduled: self._move_scheduled,
             Agency.Moved: self._agency_moved,
+            Agency.CertificateRegistered: self._certificate_registered,
+            Agency.CertificateRetired: self._certificate_retired,
+            Agency.SignatureRequirementChanged: self._signature_requirement,
             Auditor.Registered: self._auditor_registered,
             Document.Sent: self._document_sent,
             Document.StatusReported: self._status_reported,
@@ -184,6 +187,7 @@ class ExchangeProjection:
                 "pending_parent": None,
                 "pending_tier": None,
                 "pending_on": None,
+                "signature_required": False,
             },
         )
         if e.token_sha256:
@@ -249,6 +253,42 @@ class ExchangeProjection:
             )
         )
 
+    def _certificate_registered(self, w: _Writes, _: int, e: Agency.CertificateRegistered) -> None:
+        w.flush()
+        code = w.c.execute(
+            sa.select(v.agencies.c.code).where(v.agencies.c.id == str(e.originator_id))
+        ).scalar_one()
+        w.insert(
+            v.certificates,
+            {
+                "fingerprint": e.fingerprint,
+                "agency": code,
+                "subject": e.subject,
+                "not_before": e.not_before,
+                "not_after": e.not_after,
+                "pem": e.pem,
+                "registered_at": rfc3339(e.timestamp),
+                "retired_at": None,
+            },
+        )
+
+    def _certificate_retired(self, w: _Writes, _: int, e: Agency.CertificateRetired) -> None:
+        w.execute(
+            v.certificates.update()
+            .where(v.certificates.c.fingerprint == e.fingerprint)
+            .values(retired_at=rfc3339(e.timestamp))
+        )
+
+    def _signature_requirement(
+        self, w: _Writes, position: int, e: Agency.SignatureRequirementChanged
+    ) -> None:
+        w.directory_changed_at = position
+        w.execute(
+            v.agencies.update()
+            .where(v.agencies.c.id == str(e.originator_id))
+            .values(signature_required=e.required)
+        )
+
     def _handed_over(self, w: _Writes, _: int, e: Document.HandedOver) -> None:
         where = (v.recipients.c.document_id == str(e.originator_id)) & (
             v.recipients.c.agency == e.agency
@@ -284,6 +324,7 @@ class ExchangeProjection:
                 "sent_at": sent_at,
                 "revoked_at": None,
                 "revoke_reason": None,
+                "signature": e.signature,
             },
         )
         for line in e.recipients:

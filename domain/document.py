@@ -102,6 +102,8 @@ class Document(BaseAggregate[UUID]):
         in_reply_to: str | None
         attachments: list[dict[str, Any]]
         recipients: list[dict[str, str]]
+        # The verified agency signature (None: unsigned, and for documents sent before).
+        signature: dict[str, str] | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.sender = self.sender

@@ -14,7 +14,7 @@ from importlib.resources import files
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, boxes, documents, logs, stats
+from router import agencies, boxes, documents, logs, signatures, stats
 from router.auth import AGENCY, PRINCIPAL
 from router.clock import clock_ctx
 from router.config import Config
@@ -169,6 +169,7 @@ def create_app(config: Config) -> web.Application:
             web.get("/metrics", metrics),
             web.get("/v1/openapi.json", openapi),
             *agencies.ROUTES,
+            *signatures.ROUTES,
             *documents.ROUTES,
             *boxes.ROUTES,
             *stats.ROUTES,

@@ -31,6 +31,8 @@ class Config:
     # How long a client may take to send its request headers, or pause while sending a body,
     # before the router closes the connection (slow or stalled clients hold nothing for long).
     read_timeout: float = 60.0
+    # PEM bundle of the CA certificates agency signing certificates must chain to.
+    trust_store: Path | None = None
     # Today's date in Vietnam (YYYY-MM-DD); tests pass a fixed calendar.
     today: Callable[[], str] = today_in_vietnam
 

@@ -14,8 +14,11 @@ from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
 from adapters.directory import SqlDirectory
 from adapters.eventlog import EventLog
 from adapters.eventstore import WriteLock, schema_lock, store_env, views_url
+from adapters.pades import PadesValidator
 from adapters.projection import ExchangeProjection
 from adapters.runner import ProjectionRunner
+from adapters.signatures import SignatureVerifier
+from adapters.trust import TrustStore
 from adapters.views import Views, create_engine
 from domain.codes import document_id
 from domain.commands import Command, SendDocument
@@ -40,6 +43,9 @@ class Services:
     writer: GroupCommitWriter
     auth: Authenticator
     executor: ThreadPoolExecutor
+    trust: TrustStore
+    signatures: SignatureVerifier
+    pades: PadesValidator
 
     async def call(self, fn: Any, *args: Any) -> Any:
         """Runs a blocking call off the event loop."""
@@ -106,6 +112,7 @@ def build_services(config: Config) -> Services:
     else:
         assert config.data_dir is not None
         blobs = FileBlobStore(config.data_dir / "blobs")
+    trust = TrustStore.load(config.trust_store) if config.trust_store else TrustStore()
     return Services(
         config=config,
         metrics=metrics,
@@ -117,6 +124,9 @@ def build_services(config: Config) -> Services:
         writer=writer,
         auth=Authenticator(views, config, executor, metrics),
         executor=executor,
+        trust=trust,
+        signatures=SignatureVerifier(trust, views),
+        pades=PadesValidator(trust),
     )
 
 
