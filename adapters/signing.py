@@ -90,3 +90,29 @@ def verify(certificate: x509.Certificate, alg: str, value: bytes, data: bytes) -
     except InvalidSignature:
         return "the signature does not match the document and the certificate's key"
     return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Signs JSON bodies, one a line on standard input, onto standard output (batch signing:
+    `python -m adapters.signing --key KEY --cert CERT [--alg ES256] < bodies > signed`)."""
+    import argparse
+    import json
+    import sys
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    parser = argparse.ArgumentParser(prog="python -m adapters.signing", description=main.__doc__)
+    parser.add_argument("--key", required=True, help="PEM private key")
+    parser.add_argument("--cert", required=True, help="PEM certificate of that key")
+    parser.add_argument("--alg", choices=ALGORITHMS, default="ES256")
+    args = parser.parse_args(argv)
+    with open(args.key, "rb") as k, open(args.cert, encoding="utf-8") as c:
+        key, certificate = load_pem_private_key(k.read(), None), c.read()
+    for line in sys.stdin:
+        if line.strip():
+            signed = sign_document(json.loads(line), key, certificate, args.alg)
+            print(json.dumps(signed, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
