@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from adapters.views import agencies, meta, subtree
+from adapters.views import agencies, certificates, meta, subtree
 from domain.codes import AgencyStatus, Tier
 from domain.directory import DirectoryEntry
 
@@ -20,6 +20,7 @@ _ENTRY = (
     agencies.c.status,
     agencies.c.successor,
     agencies.c.ends_on,
+    agencies.c.signature_required,
 )
 _BY_CODES = sa.select(*_ENTRY).where(agencies.c.code.in_(sa.bindparam("codes", expanding=True)))
 _VERSION = sa.select(meta.c.value).where(meta.c.key == "directory")
@@ -34,6 +35,7 @@ def _entry(row: Any) -> DirectoryEntry:
         AgencyStatus(row.status),
         row.successor,
         row.ends_on,
+        row.signature_required,
     )
 
 
@@ -80,3 +82,10 @@ class SqlDirectory:
         )
         with self.engine.connect() as c:
             return [_entry(r) for r in c.execute(query)]
+
+    def certificate_owner(self, fingerprint: str) -> str | None:
+        """Returns the code of the agency a signing certificate was registered to, if any."""
+        query = sa.select(certificates.c.agency).where(certificates.c.fingerprint == fingerprint)
+        with self.engine.connect() as c:
+            owner: str | None = c.execute(query).scalar()
+        return owner

@@ -111,6 +111,9 @@ class ExchangeProjection:
             Agency.Renamed: self._agency_renamed,
             Agency.MoveScheduled: self._move_scheduled,
             Agency.Moved: self._agency_moved,
+            Agency.CertificateRegistered: self._certificate_registered,
+            Agency.CertificateRetired: self._certificate_retired,
+            Agency.SignatureRequirementChanged: self._signature_requirement,
             Auditor.Registered: self._auditor_registered,
             Document.Sent: self._document_sent,
             Document.StatusReported: self._status_reported,
@@ -197,6 +200,7 @@ class ExchangeProjection:
                 "pending_parent": None,
                 "pending_tier": None,
                 "pending_on": None,
+                "signature_required": False,
             },
         )
         if e.token_sha256:
@@ -295,6 +299,42 @@ class ExchangeProjection:
         if e.item == AXIS_DOCUMENT:
             _move_axis_lines(w, doc_id, position, at, (PARKED,), QUEUED)
 
+    def _certificate_registered(self, w: _Writes, _: int, e: Agency.CertificateRegistered) -> None:
+        w.flush()
+        code = w.c.execute(
+            sa.select(v.agencies.c.code).where(v.agencies.c.id == str(e.originator_id))
+        ).scalar_one()
+        w.insert(
+            v.certificates,
+            {
+                "fingerprint": e.fingerprint,
+                "agency": code,
+                "subject": e.subject,
+                "not_before": e.not_before,
+                "not_after": e.not_after,
+                "pem": e.pem,
+                "registered_at": rfc3339(e.timestamp),
+                "retired_at": None,
+            },
+        )
+
+    def _certificate_retired(self, w: _Writes, _: int, e: Agency.CertificateRetired) -> None:
+        w.execute(
+            v.certificates.update()
+            .where(v.certificates.c.fingerprint == e.fingerprint)
+            .values(retired_at=rfc3339(e.timestamp))
+        )
+
+    def _signature_requirement(
+        self, w: _Writes, position: int, e: Agency.SignatureRequirementChanged
+    ) -> None:
+        w.directory_changed_at = position
+        w.execute(
+            v.agencies.update()
+            .where(v.agencies.c.id == str(e.originator_id))
+            .values(signature_required=e.required)
+        )
+
     def _handed_over(self, w: _Writes, _: int, e: Document.HandedOver) -> None:
         where = (v.recipients.c.document_id == str(e.originator_id)) & (
             v.recipients.c.agency == e.agency
@@ -307,7 +347,7 @@ class ExchangeProjection:
         )
 
     def _document_sent(self, w: _Writes, position: int, e: Document.Sent) -> None:
-        self._insert_document(w, position, e, e.external_id, e.in_reply_to, None)
+        self._insert_document(w, position, e, e.external_id, e.in_reply_to, None, e.signature)
 
     def _insert_document(
         self,
@@ -317,6 +357,7 @@ class ExchangeProjection:
         external_id: str,
         in_reply_to: str | None,
         axis: dict[str, Any] | None,
+        signature: dict[str, str] | None = None,
     ) -> None:
         doc_id, sent_at = str(e.originator_id), rfc3339(e.timestamp)
         sent_on = vietnam_day(e.timestamp)
@@ -342,6 +383,7 @@ class ExchangeProjection:
                 "revoked_at": None,
                 "revoke_reason": None,
                 "axis": axis,
+                "signature": signature,
             },
         )
         if any(line["route"] == Route.AXIS for line in e.recipients):

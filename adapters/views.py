@@ -17,7 +17,7 @@ from domain.document import CLOSED
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 meta = sa.Table(
     "view_meta",
@@ -51,6 +51,20 @@ agencies = sa.Table(
     sa.Column("pending_parent", sa.String(16)),
     sa.Column("pending_tier", sa.String(16)),
     sa.Column("pending_on", sa.String(10), index=True),
+    sa.Column("signature_required", sa.Boolean, nullable=False),
+)
+
+certificates = sa.Table(
+    "view_certificates",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("agency", sa.String(16), nullable=False, index=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("not_before", sa.String(32), nullable=False),
+    sa.Column("not_after", sa.String(32), nullable=False),
+    sa.Column("pem", sa.Text, nullable=False),
+    sa.Column("registered_at", sa.String(32), nullable=False),
+    sa.Column("retired_at", sa.String(32)),
 )
 
 principals = sa.Table(
@@ -84,6 +98,8 @@ documents = sa.Table(
     sa.Column("revoke_reason", sa.Text),
     # Documents from the axis: national_id, business_type, sender_name and the edXML extras.
     sa.Column("axis", sa.JSON),
+    # The verified agency signature: signer, certificate, alg, value, signed_sha256, verified_at.
+    sa.Column("signature", sa.JSON),
     sa.Index("ix_view_documents_sender_position", "sender", "position"),
 )
 
@@ -168,7 +184,15 @@ def subtree(under: str) -> sa.CTE:
     return top.union(sa.select(agencies.c.code).where(agencies.c.parent == top.c.code))
 
 
-VIEW_TABLES = (agencies, principals, documents, recipients, recipient_history, axis_queue)
+VIEW_TABLES = (
+    agencies,
+    principals,
+    certificates,
+    documents,
+    recipients,
+    recipient_history,
+    axis_queue,
+)
 
 
 def create_engine(url: str) -> Engine:
@@ -253,6 +277,23 @@ class Views:
         """Returns one agency of the directory."""
         with self.engine.connect() as c:
             row = c.execute(sa.select(agencies).where(agencies.c.code == code)).first()
+        return dict(row._mapping) if row else None
+
+    def certificates(self, code: str) -> list[dict[str, Any]]:
+        """Lists an agency's signing certificates, retired ones too, oldest first."""
+        query = (
+            sa.select(certificates)
+            .where(certificates.c.agency == code)
+            .order_by(certificates.c.registered_at, certificates.c.fingerprint)
+        )
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
+    def certificate(self, fingerprint: str) -> dict[str, Any] | None:
+        """Returns one signing certificate by its fingerprint."""
+        query = sa.select(certificates).where(certificates.c.fingerprint == fingerprint)
+        with self.engine.connect() as c:
+            row = c.execute(query).first()
         return dict(row._mapping) if row else None
 
     def agencies(

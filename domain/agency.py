@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
 
 from domain.codes import AgencyStatus, Tier, agency_id, auditor_id
-from domain.errors import Conflict
+from domain.errors import Conflict, Invalid, NotFound
+
+
+@dataclass
+class SigningCertificate:
+    """What an agency's aggregate keeps of one of its signing certificates."""
+
+    fingerprint: str
+    subject: str
+    not_before: str
+    not_after: str
+    retired_at: str | None = None
 
 
 class Agency(BaseAggregate[UUID]):
@@ -27,6 +39,8 @@ class Agency(BaseAggregate[UUID]):
         successor: str | None
         ends_on: str | None
         pending_move: dict[str, Any] | None
+        certificates: dict[str, SigningCertificate]
+        signature_required: bool
 
     class Event(AggregateEvent):
         """Base of agency events."""
@@ -53,6 +67,8 @@ class Agency(BaseAggregate[UUID]):
             aggregate.successor = None
             aggregate.ends_on = None
             aggregate.pending_move = None
+            aggregate.certificates = {}
+            aggregate.signature_required = False
 
     class Renamed(Event):
         """The agency has a new official name."""
@@ -137,6 +153,40 @@ class Agency(BaseAggregate[UUID]):
         def apply(self, aggregate: Any) -> None:
             aggregate.ends_on = self.effective
 
+    class CertificateRegistered(Event):
+        """A signing certificate of the agency was registered; it chained to the trust store,
+        was valid and had a signing key usage when it was."""
+
+        TOPIC = "AgencyCertificateRegistered"
+        fingerprint: str
+        subject: str
+        not_before: str
+        not_after: str
+        pem: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.certificates[self.fingerprint] = SigningCertificate(
+                self.fingerprint, self.subject, self.not_before, self.not_after
+            )
+
+    class CertificateRetired(Event):
+        """The certificate signs none of the agency's documents from now on."""
+
+        TOPIC = "AgencyCertificateRetired"
+        fingerprint: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.certificates[self.fingerprint].retired_at = self.timestamp.isoformat()
+
+    class SignatureRequirementChanged(Event):
+        """The agency's documents must (or need no longer) be signed."""
+
+        TOPIC = "AgencySignatureRequirementChanged"
+        required: bool
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.signature_required = self.required
+
     @classmethod
     def register(
         cls,
@@ -202,6 +252,56 @@ class Agency(BaseAggregate[UUID]):
         if self.ends_on is not None:
             what = f"merged into {self.successor}" if self.successor else "retired"
             raise Conflict(f"agency {self.code} is already {what} from {self.ends_on}")
+
+    def register_certificate(
+        self, fingerprint: str, subject: str, not_before: str, not_after: str, pem: str
+    ) -> bool:
+        """Adds a signing certificate; False when it is already this agency's."""
+        known = self.certificates.get(fingerprint)
+        if known is not None:
+            if known.retired_at is not None:
+                raise Conflict(f"certificate {fingerprint} was retired on {known.retired_at}")
+            return False
+        self.trigger_event(
+            self.CertificateRegistered,
+            fingerprint=fingerprint,
+            subject=subject,
+            not_before=not_before,
+            not_after=not_after,
+            pem=pem,
+        )
+        return True
+
+    def retire_certificate(self, fingerprint: str) -> None:
+        """Stops a certificate from signing the agency's documents."""
+        known = self.certificates.get(fingerprint)
+        if known is None:
+            raise NotFound(f"certificate {fingerprint} of agency {self.code} not found")
+        if known.retired_at is not None:
+            raise Conflict(f"certificate {fingerprint} was already retired on {known.retired_at}")
+        self.trigger_event(self.CertificateRetired, fingerprint=fingerprint)
+
+    def require_signature(self, required: bool) -> bool:
+        """Makes signatures mandatory (or optional); False when nothing changes."""
+        if self.signature_required == required:
+            return False
+        self.trigger_event(self.SignatureRequirementChanged, required=required)
+        return True
+
+    def check_may_sign(self, fingerprint: str) -> SigningCertificate:
+        """Returns the certificate if it may sign this agency's documents, else raises Invalid."""
+        known = self.certificates.get(fingerprint)
+        if known is None:
+            raise Invalid.field(
+                "signature.certificate",
+                f"certificate {fingerprint} is not registered to agency {self.code}",
+            )
+        if known.retired_at is not None:
+            raise Invalid.field(
+                "signature.certificate",
+                f"certificate {fingerprint} was retired on {known.retired_at}",
+            )
+        return known
 
     def suspend(self) -> None:
         """Suspends an active agency."""

@@ -88,6 +88,35 @@ class ApplyDueChanges:
 
 
 @dataclass(frozen=True)
+class RegisterCertificate:
+    """Adds a signing certificate to an agency; the router has validated it against the trust
+    store and passes its facts (times are RFC 3339 UTC)."""
+
+    code: str
+    fingerprint: str
+    subject: str
+    not_before: str
+    not_after: str
+    pem: str
+
+
+@dataclass(frozen=True)
+class RetireCertificate:
+    """Stops a certificate from signing an agency's documents."""
+
+    code: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RequireSignature:
+    """Makes signatures mandatory (or optional) for an agency's documents."""
+
+    code: str
+    required: bool
+
+
+@dataclass(frozen=True)
 class RegisterAuditor:
     """Creates a read-only auditor."""
 
@@ -103,6 +132,8 @@ class Attachment:
     content_type: str
     size: int
     sha256: str
+    # PDFs only: their embedded PAdES signatures, {"pades": valid|invalid|unsigned, "signer"}.
+    signature: dict[str, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +158,9 @@ class SendDocument:
     to_groups: list[Group] = field(default_factory=list)
     # Văn bản mật: never carried over the public axis.
     confidential: bool = False
+    # The router verified it: {"signer", "certificate", "alg", "value", "signed_sha256",
+    # "verified_at"}; the exchange checks that the certificate is the sender's and in force.
+    signature: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +258,9 @@ Command = (
     | RenameAgency
     | MoveAgency
     | ApplyDueChanges
+    | RegisterCertificate
+    | RetireCertificate
+    | RequireSignature
     | RegisterAuditor
     | SendDocument
     | ReportStatus

@@ -48,6 +48,7 @@ class DirectoryEntry:
     status: AgencyStatus
     successor: str | None = None
     ends_on: str | None = None
+    signature_required: bool = False
 
     def status_on(self, day: str) -> str:
         """Returns active, suspended, merged or retired as of a day."""
@@ -76,6 +77,9 @@ class Directory(Protocol):
 
     def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
         """Returns the agencies of a tier in the subtree of an agency, itself included."""
+
+    def certificate_owner(self, fingerprint: str) -> str | None:
+        """Returns the code of the agency a signing certificate was registered to, if any."""
 
 
 @dataclass(frozen=True)
@@ -253,8 +257,23 @@ class RepositoryDirectory:
                 agency.status,
                 agency.successor,
                 agency.ends_on,
+                agency.signature_required,
             )
         return found
+
+    def certificate_owner(self, fingerprint: str) -> str | None:
+        """Walks every certificate registration (from the log)."""
+        registered = self._exchange.recorder.select_notifications(
+            start=1, limit=1_000_000, topics=[Agency.CertificateRegistered.TOPIC]
+        )
+        for notification in registered:
+            event: Agency.CertificateRegistered = self._exchange.mapper.to_domain_event(  # type: ignore[assignment]
+                notification
+            )
+            if event.fingerprint == fingerprint:
+                agency: Agency = self._exchange.repository.get(event.originator_id)
+                return agency.code
+        return None
 
     def members(self, tier: Tier, under: str) -> list[DirectoryEntry]:
         """Walks every registered agency (from the log) to find the subtree."""

@@ -127,6 +127,8 @@ class Document(BaseAggregate[UUID]):
         attachments: list[dict[str, Any]]
         recipients: list[dict[str, str]]
         confidential: bool = False
+        # The verified agency signature (None: unsigned, and for documents sent before).
+        signature: dict[str, str] | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.sender = self.sender

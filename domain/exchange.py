@@ -32,11 +32,14 @@ from domain.commands import (
     RecordAxisAttempt,
     RegisterAgency,
     RegisterAuditor,
+    RegisterCertificate,
     RenameAgency,
     ReportStatus,
     RequeueAxisItem,
+    RequireSignature,
     ResumeAgency,
     RetireAgency,
+    RetireCertificate,
     RevokeDocument,
     RotateToken,
     SendDocument,
@@ -274,6 +277,46 @@ class Exchange(Application[UUID]):
                 "parent", f"a {parent.tier} agency cannot be the parent of a {tier} agency"
             )
 
+    # Signing certificates
+
+    def register_certificate(self, cmd: RegisterCertificate, uow: UnitOfWork) -> Outcome:
+        """Adds a signing certificate to a local agency; a certificate belongs to one agency."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        if agency.remote:
+            raise Invalid.field("pem", f"agency {cmd.code} is remote: it signs on the axis")
+        owner = self.directory.certificate_owner(cmd.fingerprint)
+        for other in uow.changed():  # registered earlier in this commit
+            if isinstance(other, Agency) and cmd.fingerprint in other.certificates:
+                owner = other.code
+        if owner is not None and owner != cmd.code:
+            raise Invalid.field("pem", f"the certificate belongs to agency {owner}")
+        recorded = agency.register_certificate(
+            cmd.fingerprint, cmd.subject, cmd.not_before, cmd.not_after, cmd.pem
+        )
+        return Outcome(agency, recorded)
+
+    def retire_certificate(self, cmd: RetireCertificate, uow: UnitOfWork) -> Outcome:
+        """Retires one of an agency's signing certificates (history keeps it)."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        agency.retire_certificate(cmd.fingerprint)
+        return Outcome(agency)
+
+    def require_signature(self, cmd: RequireSignature, uow: UnitOfWork) -> Outcome:
+        """Makes signatures mandatory (or optional) for an agency's documents."""
+        agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
+        return Outcome(agency, agency.require_signature(cmd.required))
+
+    def _check_signature(self, cmd: SendDocument, uow: UnitOfWork) -> None:
+        """Raises Invalid unless the document is signed by a certificate of the sender in force,
+        or unsigned by an agency that need not sign."""
+        if cmd.signature is None:
+            entry = self.directory.lookup([cmd.sender]).get(cmd.sender)
+            if entry is not None and entry.signature_required:
+                raise Invalid.field("signature", f"agency {cmd.sender} must sign its documents")
+            return
+        sender: Agency = uow.get(agency_id(cmd.sender), f"agency {cmd.sender}")
+        sender.check_may_sign(cmd.signature["certificate"])
+
     def register_auditor(self, cmd: RegisterAuditor, uow: UnitOfWork) -> Outcome:
         """Creates an auditor with a unique name."""
         if not cmd.name.strip():
@@ -313,6 +356,7 @@ class Exchange(Application[UUID]):
                     "a confidential document never crosses the national axis; "
                     f"remove {', '.join(remote)}",
                 )
+        self._check_signature(cmd, uow)
         document = Document.send(
             id=doc_id,
             sender=cmd.sender,
@@ -331,6 +375,7 @@ class Exchange(Application[UUID]):
             attachments=[vars(a).copy() for a in cmd.attachments],
             recipients=recipients,
             confidential=cmd.confidential,
+            signature=cmd.signature,
         )
         uow.add(document)
         return Outcome(document)
@@ -465,6 +510,9 @@ _HANDLERS: dict[type, str] = {
     RenameAgency: "rename_agency",
     MoveAgency: "move_agency",
     ApplyDueChanges: "apply_due_changes",
+    RegisterCertificate: "register_certificate",
+    RetireCertificate: "retire_certificate",
+    RequireSignature: "require_signature",
     RegisterAuditor: "register_auditor",
     SendDocument: "send_document",
     ReportStatus: "report_status",

@@ -53,6 +53,7 @@ from ops.bench_core import (
 from ops.bench_inbox import inbox_phase
 from ops.bench_large import large_phase
 from ops.bench_load import percentile, run
+from ops.bench_signatures import signature_phase
 
 RATIO_TARGET = 0.25
 console = Console(width=None if sys.stdout.isatty() else 180)
@@ -263,6 +264,7 @@ async def phases(ctx: Context) -> list[Row]:
     hello = await hello_phase(ctx)
     many = ctx.opts.workers
     rows = [hello, *await router_phase(ctx, "sqlite", None, hello, 1, inbox=many == 1)]
+    rows += await signature_phase(ctx, rows[1].result.rate)
     if many > 1:
         rows += await router_phase(ctx, "sqlite", None, hello, many, inbox=True)
     admin = os.environ.get("LIENTHONG_TEST_DATABASE_URL")

@@ -15,13 +15,14 @@ from domain.commands import (
     RegisterAgency,
     RegisterAuditor,
     RenameAgency,
+    RequireSignature,
     ResumeAgency,
     RetireAgency,
     RotateToken,
     SuspendAgency,
 )
 from domain.directory import status_on
-from domain.errors import Invalid, NotFound
+from domain.errors import FieldError, Invalid, NotFound
 from router import clock
 from router.auth import OPERATOR, PRINCIPAL, new_token
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, read_json
@@ -46,6 +47,7 @@ def present(row: dict[str, Any], today: str) -> dict[str, Any]:
         else None
     )
     return answer | {
+        "signature_required": row["signature_required"],
         "status": status,
         "successor": row["successor"],
         "ends_on": row["ends_on"],
@@ -68,6 +70,7 @@ def present_aggregate(agency: Agency, today: str) -> dict[str, Any]:
             "pending_parent": (agency.pending_move or {}).get("parent"),
             "pending_tier": (agency.pending_move or {}).get("tier"),
             "pending_on": (agency.pending_move or {}).get("effective"),
+            "signature_required": agency.signature_required,
         },
         today,
     )
@@ -195,12 +198,20 @@ async def move(request: web.Request) -> web.Response:
 
 
 async def patch(request: web.Request) -> web.Response:
-    """PATCH /v1/agencies/{code}: a new official name."""
+    """PATCH /v1/agencies/{code}: a new official name, whether its documents must be signed."""
     request[PRINCIPAL].require(OPERATOR)
     body = decode(AgencyPatch, await read_json(request))
-    return json_response(
-        await _change(request, RenameAgency(request.match_info["code"], body.name))
-    )
+    code = request.match_info["code"]
+    commands: list[Command] = []
+    if body.name is not None:
+        commands.append(RenameAgency(code, body.name))
+    if body.signature_required is not None:
+        commands.append(RequireSignature(code, body.signature_required))
+    if not commands:
+        raise Invalid("give name or signature_required", [FieldError("$", "nothing to change")])
+    for command in commands:
+        answer = await _change(request, command)
+    return json_response(answer)
 
 
 async def _change(request: web.Request, command: Command) -> dict[str, Any]:

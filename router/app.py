@@ -14,7 +14,7 @@ from importlib.resources import files
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, axis_queue, boxes, documents, logs, stats
+from router import agencies, axis_queue, boxes, documents, logs, signatures, stats
 from router.auth import AGENCY, PRINCIPAL
 from router.axis_bridge import bridge_ctx
 from router.clock import clock_ctx
@@ -174,6 +174,7 @@ def create_app(config: Config) -> web.Application:
             web.get("/metrics", metrics),
             web.get("/v1/openapi.json", openapi),
             *agencies.ROUTES,
+            *signatures.ROUTES,
             *documents.ROUTES,
             *boxes.ROUTES,
             *stats.ROUTES,

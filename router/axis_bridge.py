@@ -385,7 +385,7 @@ class AxisBridge:
 
     def _receive_command(self, data: bytes) -> tuple[ReceiveFromAxis, datetime]:
         """The command that records a package, and when the package was sent (its last hop)."""
-        package: Package = parse_package(data, self.services.trust_anchors)
+        package: Package = parse_package(data, self.services.trust.anchors)
         made = package.trace[-1].at if package.trace else datetime.now(UTC)
         api = document_from_package(package)
         attachments = []
@@ -429,7 +429,7 @@ class AxisBridge:
 
     def _read_status(self, data: bytes) -> StatusMessage | EdxmlError:
         try:
-            return parse_status(data, self.services.trust_anchors)
+            return parse_status(data, self.services.trust.anchors)
         except EdxmlError as e:
             return e
 

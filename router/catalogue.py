@@ -58,6 +58,10 @@ class _Unregistered:
         """Returns the agencies of a tier in the subtree of an agency, itself included."""
         return self.directory.members(tier, under)
 
+    def certificate_owner(self, fingerprint: str) -> str | None:
+        """Returns the code of the agency a signing certificate was registered to, if any."""
+        return self.directory.certificate_owner(fingerprint)
+
 
 def record(
     exchange: Exchange,

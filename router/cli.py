@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -59,7 +60,12 @@ def serve(args: argparse.Namespace) -> None:
         clock_interval=args.clock_seconds,
         read_timeout=args.read_timeout,
         **_axis_settings(args),
+        trust_store=args.trust_store,
     )
+    if args.demo and args.trust_store is None and args.data is not None:
+        from router.demo import demo_trust_store
+
+        config = dataclasses.replace(config, trust_store=demo_trust_store(args.data))
     if args.workers > 1:
         sys.exit(_supervise(args, config))
     app = create_app(config)
@@ -197,6 +203,7 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
         "--log-format",
         args.log_format,
         "--reuse-port",
+        *(["--trust-store", str(config.trust_store)] if config.trust_store else []),
     ]
     print(f"lienthong: {args.workers} workers on {args.host}:{args.port}", flush=True)
     demo = ["--demo"] if args.demo else []
@@ -370,6 +377,12 @@ def main(argv: list[str] | None = None) -> None:
         choices=("json", "console"),
         default="json",
         help="json: one object per line for log collectors (default); console: for people",
+    )
+    p.add_argument(
+        "--trust-store",
+        type=Path,
+        help="PEM bundle of the CA certificates agency signing certificates must chain to "
+        "(--demo makes a demo CA in the data directory when this is not given)",
     )
     p.add_argument("--demo", action="store_true", help="seed a demo province and print tokens")
     p.add_argument(

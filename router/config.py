@@ -41,6 +41,8 @@ class Config:
     axis_max_attempts: int = 12
     axis_retry_deadline: float = 24 * 3600.0
     axis_backoff_seconds: float = 1.0
+    # PEM bundle of the CA certificates agency signing certificates must chain to.
+    trust_store: Path | None = None
     # Today's date in Vietnam (YYYY-MM-DD); tests pass a fixed calendar.
     today: Callable[[], str] = today_in_vietnam
 

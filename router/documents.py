@@ -15,6 +15,7 @@ from aiohttp import web
 
 from adapters.blobs import CorruptBlob
 from adapters.eventlog import rfc3339
+from adapters.pades import is_pdf
 from domain.commands import Attachment, ReportStatus, RevokeDocument, SendDocument
 from domain.directory import Group
 from domain.document import Document
@@ -23,6 +24,7 @@ from router.auth import AGENCY, AUDITOR, PRINCIPAL, Principal
 from router.axis_bridge import BRIDGE
 from router.http import StoredDataCorrupt, json_response, read_json
 from router.services import SERVICES, Services
+from router.signatures import pades_outcomes, verify_document
 from router.wire import DocumentIn, RevokeIn, StatusIn, decode, encode
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,9 @@ def _content_sha256(body: DocumentIn, digests: list[str]) -> str:
     content = msgspec.to_builtins(body)
     if not body.confidential:
         del content["confidential"]  # digests of documents sent before the field existed hold
+    # The signature is not content: a retry re-signed (ECDSA signatures differ each time) or
+    # sent unsigned is the same document, and digests of documents sent before stay the same.
+    del content["signature"]
     content["attachments"] = [
         {"name": a.name, "content_type": a.content_type, "sha256": d}
         for a, d in zip(body.attachments, digests, strict=True)
@@ -85,6 +90,18 @@ async def send(request: web.Request) -> web.Response:
         services.metrics.attachment_bytes.inc(len(data))
         if new:
             services.metrics.attachment_stored_bytes.inc(len(data))
+    signature = (
+        await services.call(verify_document, services, principal.subject, raw, body, digests)
+        if body.signature is not None
+        else None
+    )
+    pades = (
+        await services.call(pades_outcomes, services, body, blobs)
+        if any(
+            is_pdf(a.content_type, data) for a, data in zip(body.attachments, blobs, strict=True)
+        )
+        else [None] * len(blobs)
+    )
     outcome = await services.writer.execute(
         SendDocument(
             sender=principal.subject,
@@ -103,10 +120,13 @@ async def send(request: web.Request) -> web.Response:
             signer=msgspec.to_builtins(body.signer) if body.signer else None,
             in_reply_to=body.in_reply_to,
             attachments=[
-                Attachment(a.name, a.content_type, len(data), digest)
-                for a, data, digest in zip(body.attachments, blobs, digests, strict=True)
+                Attachment(a.name, a.content_type, len(data), digest, pdf)
+                for a, data, digest, pdf in zip(
+                    body.attachments, blobs, digests, pades, strict=True
+                )
             ],
             confidential=body.confidential,
+            signature=signature,
         )
     )
     document: Document = outcome.aggregate
@@ -202,9 +222,11 @@ def _present(document: dict[str, Any]) -> dict[str, Any]:
                 "content_type": a["content_type"],
                 "size": a["size"],
                 "sha256": a["sha256"],
+                "signature": a.get("signature"),
             }
             for i, a in enumerate(document["attachments"])
         ],
+        "signature": _signature(document["signature"]),
         "recipients": [
             addressed(r["agency"], r["addressed_as"], r["holder"])
             | {
@@ -216,6 +238,13 @@ def _present(document: dict[str, Any]) -> dict[str, Any]:
             for r in document["recipients"]
         ],
     }
+
+
+def _signature(record: dict[str, str] | None) -> dict[str, str] | None:
+    """Shows the verified agency signature of a document (None when it was unsigned)."""
+    if record is None:
+        return None
+    return {key: record[key] for key in ("signer", "certificate", "alg", "verified_at")}
 
 
 async def get_document(request: web.Request) -> web.Response:

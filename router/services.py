@@ -15,8 +15,11 @@ from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
 from adapters.directory import SqlDirectory
 from adapters.eventlog import EventLog
 from adapters.eventstore import WriteLock, schema_lock, store_env, views_url
+from adapters.pades import PadesValidator
 from adapters.projection import ExchangeProjection
 from adapters.runner import ProjectionRunner
+from adapters.signatures import SignatureVerifier
+from adapters.trust import TrustStore
 from adapters.views import Views, create_engine
 from domain.codes import document_id
 from domain.commands import Command, SendDocument
@@ -41,10 +44,11 @@ class Services:
     writer: GroupCommitWriter
     auth: Authenticator
     executor: ThreadPoolExecutor
-    # What the axis bridge signs outgoing edXML with (none: unsigned) and verifies incoming
-    # signatures against (none: every signature reports verified false, "no trust anchors").
+    trust: TrustStore
+    signatures: SignatureVerifier
+    pades: PadesValidator
+    # What the axis bridge signs outgoing edXML with (none: unsigned).
     xml_signer: tuple[Any, x509.Certificate] | None = None
-    trust_anchors: Sequence[x509.Certificate] = ()
 
     async def call(self, fn: Any, *args: Any) -> Any:
         """Runs a blocking call off the event loop."""
@@ -111,6 +115,7 @@ def build_services(config: Config) -> Services:
     else:
         assert config.data_dir is not None
         blobs = FileBlobStore(config.data_dir / "blobs")
+    trust = TrustStore.load(config.trust_store) if config.trust_store else TrustStore()
     return Services(
         config=config,
         metrics=metrics,
@@ -122,6 +127,9 @@ def build_services(config: Config) -> Services:
         writer=writer,
         auth=Authenticator(views, config, executor, metrics),
         executor=executor,
+        trust=trust,
+        signatures=SignatureVerifier(trust, views),
+        pades=PadesValidator(trust),
     )
 
 

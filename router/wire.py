@@ -53,6 +53,12 @@ class GroupIn(Struct, frozen=True, forbid_unknown_fields=True):
     under: AgencyCode
 
 
+class SignatureIn(Struct, frozen=True, forbid_unknown_fields=True):
+    certificate: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+    alg: Literal["ES256", "RS256", "PS256"]
+    value: Annotated[str, Meta(min_length=1, max_length=2048)]
+
+
 class DocumentIn(Struct, frozen=True, forbid_unknown_fields=True):
     external_id: ShortText
     code_number: Annotated[str, Meta(min_length=1, max_length=50)]
@@ -69,6 +75,7 @@ class DocumentIn(Struct, frozen=True, forbid_unknown_fields=True):
     to: Annotated[list[str], Meta(max_length=MAX_RECIPIENTS)] = []
     to_groups: Annotated[list[GroupIn], Meta(max_length=20)] = []
     confidential: bool = False
+    signature: SignatureIn | None = None
 
 
 class AxisParkIn(Struct, frozen=True, forbid_unknown_fields=True):
@@ -91,7 +98,12 @@ class MoveIn(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class AgencyPatch(Struct, frozen=True, forbid_unknown_fields=True):
-    name: Text
+    name: Text | None = None
+    signature_required: bool | None = None
+
+
+class CertificateIn(Struct, frozen=True, forbid_unknown_fields=True):
+    pem: Annotated[str, Meta(min_length=1, max_length=65536)]
 
 
 class StaffIn(Struct, frozen=True, forbid_unknown_fields=True):
@@ -123,6 +135,7 @@ DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
         RetireIn,
         MoveIn,
         AgencyPatch,
+        CertificateIn,
     )
 }
 

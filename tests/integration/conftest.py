@@ -15,6 +15,7 @@ from router.app import create_app
 from router.config import Config
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import Api
+from tests.support.pki import write_trust_store
 from tests.support.province import Province, seed
 
 
@@ -28,7 +29,11 @@ async def api(store_config: Config, aiohttp_client: Any) -> Api:
 def _sqlite(data: Path) -> Config:
     # No clock tick after the one at start: answers must not depend on when a test runs long.
     return Config(
-        data_dir=data, operator_token=OPERATOR_TOKEN, poll_interval=0.05, clock_interval=3600
+        data_dir=data,
+        operator_token=OPERATOR_TOKEN,
+        poll_interval=0.05,
+        clock_interval=3600,
+        trust_store=write_trust_store(data.parent),
     )
 
 

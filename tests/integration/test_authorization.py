@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from adapters.pki import pem
+from adapters.trust import fingerprint
 from router.app import create_app
 from router.config import Config
 from tests.support.api import (
@@ -28,7 +30,14 @@ from tests.support.api import (
     position,
     registered_routes,
 )
-from tests.support.province import OWNER, PRINCIPALS, SUSPENDED, Province
+from tests.support.province import (
+    NEW_CERTIFICATE,
+    OWNER,
+    OWNER_CERTIFICATE,
+    PRINCIPALS,
+    SUSPENDED,
+    Province,
+)
 
 PERIOD = {"from": "2026-01-01", "to": "2030-12-31"}
 
@@ -82,6 +91,13 @@ TABLE = [
         json={}),
     row("POST /v1/agencies/{code}/move",        "200 403 403 403 401 401 403", at={"code": OWNER},
         json={"parent": MINISTRY, "tier": "province"}),
+    row("POST /v1/agencies/{code}/certificates", "201 403 403 403 401 401 403",
+        at={"code": OWNER}, json={"pem": pem(NEW_CERTIFICATE)}),
+    row("GET /v1/agencies/{code}/certificates", "200 200 403 200 401 401 403",
+        at={"code": OWNER}),
+    row("DELETE /v1/agencies/{code}/certificates/{fingerprint}",
+                                                "200 403 403 403 401 401 403",
+        at={"code": OWNER, "fingerprint": fingerprint(OWNER_CERTIFICATE)}),
     row("POST /v1/auditors",                    "201 403 403 403 401 401 403",
         json={"name": "Thanh tra tỉnh"}),
     row("POST /v1/documents",                   "403 201 201 403 401 401 403",

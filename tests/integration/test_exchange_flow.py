@@ -238,6 +238,7 @@ async def test_the_directory_lists_and_filters_agencies(api: Api) -> None:
         "successor": None,
         "ends_on": None,
         "pending_move": None,
+        "signature_required": False,
     }
 
 

@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import APIOperation, Case, CheckContext, GenerationMode, Response
 
+from adapters.trust import fingerprint
 from domain.codes import Tier
 from router.app import OPENAPI
 from tests.support.api import FOUR_TIERS, Api, auth, position
-from tests.support.province import Province
+from tests.support.province import OWNER_CERTIFICATE, Province
 
 EXAMPLES = int(os.environ.get("LIENTHONG_FUZZ_EXAMPLES", "25"))
 # The very bytes GET /v1/openapi.json serves (test_openapi checks that it serves them).
@@ -85,7 +86,12 @@ def _aimed(draw: st.DrawFn, cases: st.SearchStrategy[Case], province: Province) 
 def _cases(operation: APIOperation, province: Province) -> st.SearchStrategy[Case]:
     """Valid and invalid requests, most of them at seeded resources (each path parameter
     combination of seeded codes, documents and attachment numbers), some at generated ones."""
-    values = {"code": CODES, "id": list(province.documents.values()), "n": [0, 1]}
+    values = {
+        "code": CODES,
+        "id": list(province.documents.values()),
+        "n": [0, 1],
+        "fingerprint": [fingerprint(OWNER_CERTIFICATE), "0" * 64],
+    }
     names = [p.name for p in operation.path_parameters]
     combinations = itertools.product(*(values[name] for name in names)) if names else []
     paths: list[dict[str, Any] | None] = [dict(zip(names, c, strict=True)) for c in combinations]

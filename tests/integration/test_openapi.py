@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -16,6 +17,9 @@ from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from adapters.pki import pem
+from adapters.signing import sign_document
+from adapters.trust import fingerprint
 from domain.directory import today_in_vietnam
 from router import wire
 from router.app import create_app
@@ -35,6 +39,7 @@ from tests.support.api import (
     document,
     registered_routes,
 )
+from tests.support.pki import session_ca, signed_pdf, write_trust_store
 
 SPEC: dict[str, Any] = json.loads(files("router").joinpath("openapi.json").read_bytes())
 SPEC_URI = "urn:lienthong:openapi"
@@ -51,6 +56,7 @@ REQUEST_BODIES = {
     ("post", "/v1/agencies/{code}/move"): wire.MoveIn,
     ("patch", "/v1/agencies/{code}"): wire.AgencyPatch,
     ("post", "/v1/axis/queue/{id}/park"): wire.AxisParkIn,
+    ("post", "/v1/agencies/{code}/certificates"): wire.CertificateIn,
 }
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4
 UNKNOWN_DOCUMENT = {"id": "00000000-0000-4000-8000-000000000000"}
@@ -530,3 +536,40 @@ async def test_stats_answers_match_the_spec(api: Api) -> None:
     )
     await answer(api, "GET", "/v1/stats", 422, OPERATOR_TOKEN, params={"from": today})
     await answer(api, "GET", "/v1/stats", 401, params=period)
+
+
+async def test_signature_answers_match_the_spec(
+    store_config: Config, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    config = dataclasses.replace(store_config, trust_store=write_trust_store(tmp_path))
+    api = Api(await aiohttp_client(create_app(config)))
+    await api.province()
+    _, auditor = await api.call("POST", "/v1/auditors", OPERATOR_TOKEN, json={"name": "Kiểm"})
+    certificate, key = session_ca().issue("Văn phòng UBND tỉnh")
+    at, registration = {"code": PROVINCE}, {"pem": pem(certificate)}
+    path = "/v1/agencies/{code}/certificates"
+    await answer(api, "POST", path, 201, OPERATOR_TOKEN, at=at, json=registration)
+    await answer(api, "POST", path, 200, OPERATOR_TOKEN, at=at, json=registration)
+    await answer(api, "POST", path, 422, OPERATOR_TOKEN, at=at, json={"pem": "x"})
+    await answer(api, "POST", path, 403, api.tokens[PROVINCE], at=at, json=registration)
+    for token in (OPERATOR_TOKEN, api.tokens[PROVINCE], auditor["token"]):
+        await answer(api, "GET", path, 200, token, at=at)
+    await answer(api, "GET", path, 403, api.tokens[COMMUNE], at=at)
+    patch = {"signature_required": True}
+    await answer(api, "PATCH", "/v1/agencies/{code}", 200, OPERATOR_TOKEN, at=at, json=patch)
+    sender = api.tokens[PROVINCE]
+    await answer(api, "POST", "/v1/documents", 422, sender, json=document([COMMUNE]))
+    pdf = await asyncio.to_thread(signed_pdf, certificate, key)
+    body = document([COMMUNE], attachments=[attachment("cv.pdf", pdf)])
+    signed = sign_document(body, key, pem(certificate))
+    sent = await answer(api, "POST", "/v1/documents", 201, sender, json=signed)
+    shown = await answer(api, "GET", "/v1/documents/{id}", 200, sender, at={"id": sent["id"]})
+    assert shown["signature"]["certificate"] == fingerprint(certificate)
+    assert shown["attachments"][0]["signature"]["pades"] == "valid"
+    retire = at | {"fingerprint": fingerprint(certificate)}
+    await answer(api, "DELETE", path + "/{fingerprint}", 200, OPERATOR_TOKEN, at=retire)
+    await answer(api, "DELETE", path + "/{fingerprint}", 409, OPERATOR_TOKEN, at=retire)
+    events = await answer(api, "GET", "/v1/events", 200, auditor["token"], params={"limit": 500})
+    assert {"AgencyCertificateRegistered", "AgencySignatureRequirementChanged"} <= {
+        e["type"] for e in events["items"]
+    }

@@ -1,110 +1,106 @@
-"""A throwaway certificate authority and signer certificates for XML-DSig tests."""
+"""Certificates, keys and signed PDFs for the signature tests (one demo CA per test session)."""
 
 from __future__ import annotations
 
+import functools
+import io
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.sign import signers
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-NOW = datetime.now(UTC)
+from adapters.pki import CertificateAuthority, PrivateKey, key_pem, new_key, pem
+
+
+@functools.cache
+def session_ca() -> CertificateAuthority:
+    """The root CA the tests' trust stores hold."""
+    return CertificateAuthority.create("lienthong test CA")
+
+
+def write_trust_store(directory: Path, *authorities: CertificateAuthority) -> Path:
+    """Writes a PEM bundle of CA certificates (the test CA by default) and returns its path."""
+    path = directory / "trust.pem"
+    path.write_text("".join(pem(ca.certificate) for ca in authorities or (session_ca(),)))
+    return path
+
+
+def _der(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+def plain_pdf() -> bytes:
+    """Returns a one-page PDF without signatures."""
+    writer = PdfFileWriter()
+    page = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject(
+                [generic.NumberObject(n) for n in (0, 0, 595, 842)]
+            ),
+            generic.NameObject("/Resources"): generic.DictionaryObject(),
+        }
+    )
+    writer.insert_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def signed_pdf(
+    certificate: x509.Certificate, key: PrivateKey, ca: CertificateAuthority | None = None
+) -> bytes:
+    """Returns a one-page PDF with a PAdES signature by the key of the certificate."""
+    signer = signers.SimpleSigner(
+        signing_cert=_der(certificate),
+        signing_key=asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+        cert_registry=SimpleCertificateStore.from_certs([_der((ca or session_ca()).certificate)]),
+    )
+    out = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(plain_pdf())),
+        signers.PdfSignatureMetadata(field_name="Signature1"),
+        signer=signer,
+    )
+    return bytes(out.getvalue())
+
+
+def tampered(pdf: bytes) -> bytes:
+    """Returns the PDF with one byte of its signed page changed."""
+    at = pdf.index(b"/MediaBox [ 0 0 595 842 ]") + len("/MediaBox [ 0 0 ")
+    return pdf[:at] + b"6" + pdf[at + 1 :]
 
 
 @dataclass(frozen=True)
 class Signer:
-    """A private key with its certificate, and the CA certificate that issued it."""
+    """A signing key with its certificate, and the CA certificate that issued it (edXML)."""
 
-    key: CertificateIssuerPrivateKeyTypes
+    key: PrivateKey
     cert: x509.Certificate
     ca: x509.Certificate
 
     def pem(self) -> tuple[bytes, bytes]:
         """Returns the key (PKCS#8, unencrypted) and the certificate as PEM."""
-        key = self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        return key, self.cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ban Cơ yếu Chính phủ (test)"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _ski(key: CertificateIssuerPrivateKeyTypes) -> x509.SubjectKeyIdentifier:
-    return x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-
-
-def make_ca(
-    common_name: str = "Test Root CA",
-) -> tuple[CertificateIssuerPrivateKeyTypes, x509.Certificate]:
-    """Returns a new self-signed CA key and certificate (ECDSA P-256)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(common_name)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(_ski(key), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
+        return key_pem(self.key), self.cert.public_bytes(serialization.Encoding.PEM)
 
 
 def make_signer(
     kind: str = "ecdsa", common_name: str = "UBND tỉnh Nghệ An", ca_name: str = "Test Root CA"
 ) -> Signer:
-    """Returns a leaf key ("ecdsa" P-256 or "rsa" 2048) with a certificate from a new CA."""
-    ca_key, ca_cert = make_ca(ca_name)
-    key: CertificateIssuerPrivateKeyTypes = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        if kind == "rsa"
-        else ec.generate_private_key(ec.SECP256R1())
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-        .add_extension(_ski(key), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return Signer(key, cert, ca_cert)
+    """Returns a signing key ("ecdsa" P-256 or "rsa" 2048) certified by a new CA of its own."""
+    ca = CertificateAuthority.create(ca_name)
+    cert, key = ca.issue(common_name, new_key("rsa" if kind == "rsa" else "ec"))
+    return Signer(key, cert, ca.certificate)

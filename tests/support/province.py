@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.pki import pem
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import (
     COMMUNE,
@@ -19,8 +20,12 @@ from tests.support.api import (
     Api,
     attachment,
 )
+from tests.support.pki import session_ca
 
 OWNER, OUTSIDER, SUSPENDED = PROVINCE, COMMUNE_2, DEPARTMENT
+# The owner's registered signing certificate, and one registered to nobody.
+OWNER_CERTIFICATE = session_ca().issue("Văn phòng UBND tỉnh")[0]
+NEW_CERTIFICATE = session_ca().issue("Chánh Văn phòng")[0]
 PRINCIPALS = ("operator", "owner", "outsider", "auditor", "none", "rotated", "suspended")
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4
 UNKNOWN_DOCUMENT = "00000000-0000-4000-8000-000000000000"
@@ -93,6 +98,13 @@ async def seed(api: Api) -> Province:
         revoked=revoked,
         abroad=await _sent(api, OWNER, [REMOTE_MINISTRY], "SEED-5"),
     )
+    status, body = await api.call(
+        "POST",
+        f"/v1/agencies/{OWNER}/certificates",
+        OPERATOR_TOKEN,
+        json={"pem": pem(OWNER_CERTIFICATE)},
+    )
+    assert status == 201, body
     status, body = await api.call("POST", f"/v1/agencies/{SUSPENDED}/suspend", OPERATOR_TOKEN)
     assert status == 200, body
     return province
