@@ -242,14 +242,15 @@ async def test_every_document_crosses_once_and_every_status_returns_despite_faul
             "GET", "/v1/outbox", h41.api.tokens[H41_COMMUNE], params={"limit": "500"}
         )
         queues = [
-            (await p.api.call("GET", "/v1/axis/queue", OPERATOR_TOKEN, params={"state": "queued"}))[
-                1
-            ]
+            (await p.api.call("GET", "/v1/axis/queue", OPERATOR_TOKEN, params={"state": state}))[1]
             for p in (h41, h29)
+            for state in ("queued", "parked")
         ]
+        stuck = [i["id"][:8] for i in outbox["items"] if i["recipients"][0]["status"] != "06"]
         return (
             Counter(i["recipients"][0]["status"] for i in outbox["items"]),
             [[(i["item"], i["attempts"], i["reason"]) for i in q["items"][:5]] for q in queues],
+            stuck[:5],
         )
 
     await eventually(all_completed, 300, where)
