@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from domain.document import CLOSED
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 meta = sa.Table(
     "view_meta",
@@ -72,6 +73,8 @@ documents = sa.Table(
     sa.Column("code_notation", sa.Text, nullable=False),
     sa.Column("document_type", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
+    # The subject as the auditors' search compares it (see fold).
+    sa.Column("folded_subject", sa.Text, nullable=False),
     sa.Column("promulgated_on", sa.String(10), nullable=False),
     sa.Column("place", sa.Text),
     sa.Column("priority", sa.String(16), nullable=False),
@@ -83,6 +86,9 @@ documents = sa.Table(
     sa.Column("revoked_at", sa.String(32)),
     sa.Column("revoke_reason", sa.Text),
     sa.Index("ix_view_documents_sender_position", "sender", "position"),
+    # The auditors' history search: by notation (newest first) and by time sent.
+    sa.Index("ix_view_documents_code_notation_position", "code_notation", "position"),
+    sa.Index("ix_view_documents_sent_at", "sent_at"),
 )
 
 recipients = sa.Table(
@@ -109,6 +115,8 @@ recipients = sa.Table(
     sa.Column("before_revocation", sa.String(16)),
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Index("ix_view_recipients_holder_position", "holder", "position"),
+    # The auditors' history search by recipient (a holder may differ after a merge).
+    sa.Index("ix_view_recipients_agency", "agency"),
     sa.Index("ix_view_recipients_sent_on", "sent_on"),
     # Open lines with a due date, for the overdue gauge (closed lines are most of the table).
     sa.Index(
@@ -132,10 +140,17 @@ recipient_history = sa.Table(
 )
 
 
+# The combining diacritical marks (U+034F, the grapheme joiner, is not one): every accent of
+# Vietnamese, removed in C; marks of other scripts are left to the slower general test.
+_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]")
+
+
 def fold(text: str) -> str:
     """Returns text as name search compares it: no accents, đ as d, casefolded, single spaces."""
-    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-    return " ".join(bare.replace("đ", "d").replace("Đ", "d").casefold().split())
+    bare = _MARKS.sub("", unicodedata.normalize("NFD", text)).replace("đ", "d").replace("Đ", "d")
+    if not bare.isascii():
+        bare = "".join(c for c in bare if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
 
 
 def subtree(under: str) -> sa.CTE:
@@ -260,34 +275,40 @@ class Views:
 
     def document(self, document_id: str) -> dict[str, Any] | None:
         """Returns a document with each recipient's line and status history."""
+        found = self.documents([document_id])
+        return found[0] if found else None
+
+    def documents(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Returns the documents with these ids (those that exist, in position order), each
+        with its recipients' lines and status history."""
         with self.engine.connect() as c:
-            row = c.execute(sa.select(documents).where(documents.c.id == document_id)).first()
-            if row is None:
-                return None
+            rows = c.execute(
+                sa.select(documents).where(documents.c.id.in_(ids)).order_by(documents.c.position)
+            ).all()
             lines = c.execute(
                 sa.select(recipients)
-                .where(recipients.c.document_id == document_id)
-                .order_by(recipients.c.agency)
+                .where(recipients.c.document_id.in_(ids))
+                .order_by(recipients.c.document_id, recipients.c.agency)
             ).all()
             history = c.execute(
                 sa.select(recipient_history)
-                .where(recipient_history.c.document_id == document_id)
-                .order_by(recipient_history.c.position)
+                .where(recipient_history.c.document_id.in_(ids))
+                .order_by(recipient_history.c.position, recipient_history.c.agency)
             ).all()
-        document = dict(row._mapping)
+        found = {row.id: dict(row._mapping) | {"recipients": []} for row in rows}
         # A recipient's history starts with its state at sending, which the view derives
         # instead of storing a row for every recipient of every document.
-        document["recipients"] = [
-            dict(r._mapping)
-            | {"history": [{"status": _FIRST[r.route], "note": None, "by": None, "at": r.sent_at}]}
-            for r in lines
-        ]
-        by_agency = {r["agency"]: r for r in document["recipients"]}
+        for r in lines:
+            first = {"status": _FIRST[r.route], "note": None, "by": None, "at": r.sent_at}
+            found[r.document_id]["recipients"].append(dict(r._mapping) | {"history": [first]})
+        by_line = {
+            (r["document_id"], r["agency"]): r for d in found.values() for r in d["recipients"]
+        }
         for h in history:
-            by_agency[h.agency]["history"].append(
+            by_line[h.document_id, h.agency]["history"].append(
                 {"status": h.status, "note": h.note, "by": h.by, "at": h.at}
             )
-        return document
+        return list(found.values())
 
     def due_moves(self, today: str) -> list[str]:
         """Codes of agencies whose scheduled move is due."""
@@ -392,10 +413,35 @@ class Views:
 
     def outbox(self, sender: str, before: int | None, limit: int) -> Page:
         """Lists documents an agency sent, newest first, with each recipient's status."""
+        return self._listing(documents.c.sender == sender, before, limit)
+
+    def search(self, filters: dict[str, str], before: int | None, limit: int) -> Page:
+        """Lists documents ever sent, newest first, with each recipient's status: of an agency
+        (the sender, a recipient or the holder of a line), sent in [since, until), of a code
+        notation, with every word of q in the subject (accents and case aside)."""
+        d, r = documents, recipients
+        conditions: list[Any] = []
+        if "agency" in filters:
+            code = filters["agency"]
+            lines = sa.select(r.c.document_id).where((r.c.agency == code) | (r.c.holder == code))
+            conditions.append((d.c.sender == code) | d.c.id.in_(lines))
+        if "since" in filters:
+            conditions.append(d.c.sent_at >= filters["since"])
+        if "until" in filters:
+            conditions.append(d.c.sent_at < filters["until"])
+        if "code_notation" in filters:
+            conditions.append(d.c.code_notation == filters["code_notation"])
+        for word in fold(filters.get("q", "")).split():
+            conditions.append(d.c.folded_subject.contains(word, autoescape=True))
+        return self._listing(sa.and_(sa.true(), *conditions), before, limit)
+
+    def _listing(self, condition: Any, before: int | None, limit: int) -> Page:
+        """One page of documents meeting a condition, newest first, with their lines."""
         d = documents
         query = (
             sa.select(
                 d.c.id,
+                d.c.sender,
                 d.c.subject,
                 d.c.code_number,
                 d.c.code_notation,
@@ -405,7 +451,7 @@ class Views:
                 d.c.revoked_at,
                 d.c.position,
             )
-            .where(d.c.sender == sender)
+            .where(condition)
             .order_by(d.c.position.desc())
             .limit(limit + 1)
         )

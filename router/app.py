@@ -14,7 +14,7 @@ from importlib.resources import files
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, boxes, documents, logs, stats
+from router import agencies, boxes, documents, logs, search, stats
 from router.auth import AGENCY, PRINCIPAL
 from router.clock import clock_ctx
 from router.config import Config
@@ -172,6 +172,7 @@ def create_app(config: Config) -> web.Application:
             *documents.ROUTES,
             *boxes.ROUTES,
             *stats.ROUTES,
+            *search.ROUTES,
         ]
     )
     return app
