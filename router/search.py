@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.eventlog import rfc3339
+from adapters.views import fold
 from domain.codes import AGENCY_CODE
 from domain.errors import Invalid
+from router.agencies import MAX_QUERY
 from router.auth import AUDITOR, PRINCIPAL
 from router.documents import addressed
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, query_time
 from router.services import SERVICES
-
-_LONGEST_TEXT = 500
 
 
 def _filters(request: web.Request) -> dict[str, str]:
@@ -27,8 +27,10 @@ def _filters(request: web.Request) -> dict[str, str]:
             filters[name] = rfc3339(query_time(name, q[name]))
     for name in ("code_notation", "q"):
         if name in q:
-            if not 0 < len(q[name]) <= _LONGEST_TEXT:
-                raise Invalid.field(name, f"must be 1 to {_LONGEST_TEXT} characters")
+            if len(q[name]) > MAX_QUERY:
+                raise Invalid.field(name, f"must be at most {MAX_QUERY} characters")
+            if not fold(q[name]):
+                raise Invalid.field(name, "must not be blank")
             filters[name] = q[name]
     return filters
 
