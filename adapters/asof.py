@@ -101,8 +101,10 @@ class Replay:
         d, r = v.documents, v.recipients
         query = sa.select(d.c.id, d.c.position).order_by(d.c.position).limit(CHUNK)
         if party is not None:
-            lines = sa.select(r.c.document_id).where((r.c.agency == party) | (r.c.holder == party))
-            query = query.where((d.c.sender == party) | d.c.id.in_(lines))
+            # Correlated, so that the walk in position order checks each document by its
+            # primary key once, instead of listing the party's lines again for every chunk.
+            held = (r.c.document_id == d.c.id) & ((r.c.agency == party) | (r.c.holder == party))
+            query = query.where((d.c.sender == party) | sa.exists().where(held))
         after = -1
         while True:
             with self.engine.connect() as c:

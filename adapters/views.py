@@ -116,7 +116,7 @@ recipients = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Index("ix_view_recipients_holder_position", "holder", "position"),
     # The auditors' history search by recipient (a holder may differ after a merge).
-    sa.Index("ix_view_recipients_agency", "agency"),
+    sa.Index("ix_view_recipients_agency_position", "agency", "position"),
     sa.Index("ix_view_recipients_sent_on", "sent_on"),
     # Open lines with a due date, for the overdue gauge (closed lines are most of the table).
     sa.Index(
@@ -413,7 +413,8 @@ class Views:
 
     def outbox(self, sender: str, before: int | None, limit: int) -> Page:
         """Lists documents an agency sent, newest first, with each recipient's status."""
-        return self._listing(documents.c.sender == sender, before, limit)
+        d = documents
+        return self._listing([_newest(d, d.c.position, before, limit, d.c.sender == sender)], limit)
 
     def search(self, filters: dict[str, str], before: int | None, limit: int) -> Page:
         """Lists documents ever sent, newest first, with each recipient's status: of an agency
@@ -421,10 +422,6 @@ class Views:
         notation, with every word of q in the subject (accents and case aside)."""
         d, r = documents, recipients
         conditions: list[Any] = []
-        if "agency" in filters:
-            code = filters["agency"]
-            lines = sa.select(r.c.document_id).where((r.c.agency == code) | (r.c.holder == code))
-            conditions.append((d.c.sender == code) | d.c.id.in_(lines))
         if "since" in filters:
             conditions.append(d.c.sent_at >= filters["since"])
         if "until" in filters:
@@ -433,33 +430,29 @@ class Views:
             conditions.append(d.c.code_notation == filters["code_notation"])
         for word in fold(filters.get("q", "")).split():
             conditions.append(d.c.folded_subject.contains(word, autoescape=True))
-        return self._listing(sa.and_(sa.true(), *conditions), before, limit)
+        if "agency" not in filters:
+            return self._listing([_newest(d, d.c.position, before, limit, *conditions)], limit)
+        # One query per index (sender, recipient, holder), each walking it newest first and
+        # stopping after a page: the page is the newest of their union. (One query with OR
+        # would list every document of a large agency for each page.)
+        code, lines = filters["agency"], r.join(d, d.c.id == r.c.document_id)
+        queries = [
+            _newest(d, d.c.position, before, limit, d.c.sender == code, *conditions),
+            _newest(lines, r.c.position, before, limit, r.c.agency == code, *conditions),
+            # Its lines and those handed over to it (a successor may hold two of a document).
+            _newest(lines, r.c.position, before, limit, r.c.holder == code, *conditions).distinct(),
+        ]
+        return self._listing(queries, limit)
 
-    def _listing(self, condition: Any, before: int | None, limit: int) -> Page:
-        """One page of documents meeting a condition, newest first, with their lines."""
-        d = documents
-        query = (
-            sa.select(
-                d.c.id,
-                d.c.sender,
-                d.c.subject,
-                d.c.code_number,
-                d.c.code_notation,
-                d.c.priority,
-                d.c.sent_at,
-                d.c.due_on,
-                d.c.revoked_at,
-                d.c.position,
-            )
-            .where(condition)
-            .order_by(d.c.position.desc())
-            .limit(limit + 1)
-        )
-        if before is not None:
-            query = query.where(d.c.position < before)
+    def _listing(self, queries: list[Any], limit: int) -> Page:
+        """The newest page of the documents the queries find, with their lines."""
         with self.engine.connect() as c:
-            rows = [dict(row._mapping) for row in c.execute(query)]
-            page = _page(rows, limit)
+            found: dict[str, dict[str, Any]] = {}
+            for query in queries:
+                for row in c.execute(query):
+                    found.setdefault(row.id, dict(row._mapping))
+            newest = sorted(found.values(), key=lambda row: row["position"], reverse=True)
+            page = _page(newest[: limit + 1], limit)
             ids = [row["id"] for row in page.items]
             lines = (
                 c.execute(
@@ -485,6 +478,31 @@ class Views:
 
 
 _FIRST = {"local": "delivered", "axis": "queued"}
+
+
+def _newest(source: Any, position: Any, before: int | None, limit: int, *conditions: Any) -> Any:
+    """Selects a page and one more of documents meeting conditions, newest first by a
+    position column (of the documents, or of their lines), below a cursor if given."""
+    d = documents
+    query = (
+        sa.select(
+            d.c.id,
+            d.c.sender,
+            d.c.subject,
+            d.c.code_number,
+            d.c.code_notation,
+            d.c.priority,
+            d.c.sent_at,
+            d.c.due_on,
+            d.c.revoked_at,
+            position.label("position"),
+        )
+        .select_from(source)
+        .where(*conditions)
+        .order_by(position.desc())
+        .limit(limit + 1)
+    )
+    return query if before is None else query.where(position < before)
 
 
 def _progress(line: str) -> str:

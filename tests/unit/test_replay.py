@@ -138,3 +138,26 @@ def test_inboxes_list_each_local_agencys_documents_newest_first_as_they_stood(
     assert now[COMMUNE] == [{"id": str(b), "status": "03"}, {"id": str(a), "status": "revoked"}]
     assert now[COMMUNE_2] == []
     assert sorted(now) == sorted([PROVINCE, DISTRICT, COMMUNE, COMMUNE_2])
+
+
+def test_the_history_search_pages_through_sent_received_and_handed_over_documents(
+    exchange: Exchange,
+) -> None:
+    e1 = sent(exchange, [DISTRICT], sender=COMMUNE, external_id="E1").id
+    e2 = sent(exchange, [COMMUNE], external_id="E2").id
+    e3 = sent(exchange, [COMMUNE_2], external_id="E3").id
+    e4 = sent(exchange, [COMMUNE, COMMUNE_2], external_id="E4").id
+    exchange.execute(MergeAgency(COMMUNE_2, COMMUNE))
+    for doc in (e3, e4):
+        exchange.execute(HandOverLines(doc))
+    with replayed(exchange, recorded(exchange)[-1].timestamp) as state:
+        pages, cursor = [], None
+        while True:
+            page = state.views.search({"agency": COMMUNE}, cursor, 1)
+            pages.append([item["id"] for item in page.items])
+            if (cursor := page.next_position) is None:
+                break
+        two = state.views.search({"agency": COMMUNE_2}, None, 2)
+    assert pages == [[str(e4)], [str(e3)], [str(e2)], [str(e1)]]
+    assert [item["id"] for item in two.items] == [str(e4), str(e3)]
+    assert two.next_position is None
