@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Transcoder
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Transcoder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -55,20 +55,26 @@ class EventLog:
 
     def stream(self, stream_id: UUID) -> list[dict[str, Any]]:
         """Returns every event of one aggregate with its position in the history."""
+        return [
+            self._item(position, stream_id, e.originator_version, e.topic, e.state)
+            for position, e in self.stored(stream_id)
+        ]
+
+    def stored(self, stream_id: UUID) -> list[tuple[int, StoredEvent]]:
+        """Returns every stored event of one aggregate, in order, with its position (0 in a
+        store without SQL)."""
         table = _events_table(self.recorder)
         if table is None:
-            return [
-                self._item(0, stream_id, e.originator_version, e.topic, e.state)
-                for e in self.recorder.select_events(stream_id)
-            ]
+            return [(0, e) for e in self.recorder.select_events(stream_id)]
         name, position, mark, key = table
         sql = (
             f"SELECT {position} AS position, originator_version, topic, state FROM {name} "
             f"WHERE originator_id={mark} ORDER BY originator_version"
         )
         return [
-            self._item(
-                r["position"], stream_id, r["originator_version"], r["topic"], bytes(r["state"])
+            (
+                r["position"],
+                StoredEvent(stream_id, r["originator_version"], r["topic"], bytes(r["state"])),
             )
             for r in self._query(sql, [key(stream_id)])
         ]

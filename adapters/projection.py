@@ -6,7 +6,7 @@ import contextlib
 import functools
 import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -163,24 +163,29 @@ class ExchangeProjection:
             notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
             if not notifications:
                 return position, False
-            writes = _Writes(c)
-            for notification in notifications:
-                event = self.mapper.to_domain_event(notification)
-                self._handlers[type(event)](writes, notification.id, event)
-            writes.flush()
+            to_domain_event = self.mapper.to_domain_event
+            self.apply(c, ((n.id, to_domain_event(n)) for n in notifications))
             position = notifications[-1].id
-            if writes.directory_changed_at is not None:
-                c.execute(
-                    v.meta.update()
-                    .where(v.meta.c.key == "directory")
-                    .values(value=str(writes.directory_changed_at))
-                )
             c.execute(
                 v.tracking.update()
                 .where(v.tracking.c.name == self.name)
                 .values(position=position, updated_at=time.time())
             )
         return position, len(notifications) == limit
+
+    def apply(self, c: Connection, events: Iterable[tuple[int, Any]]) -> None:
+        """Writes into the views what domain events, each with its position, change; the
+        caller owns the transaction (and the tracking row, if it keeps one)."""
+        writes = _Writes(c)
+        for position, event in events:
+            self._handlers[type(event)](writes, position, event)
+        writes.flush()
+        if writes.directory_changed_at is not None:
+            c.execute(
+                v.meta.update()
+                .where(v.meta.c.key == "directory")
+                .values(value=str(writes.directory_changed_at))
+            )
 
     def _agency_registered(self, w: _Writes, position: int, e: Agency.Registered) -> None:
         w.directory_changed_at = position
@@ -372,6 +377,7 @@ class ExchangeProjection:
                 "code_notation": e.code_notation,
                 "document_type": e.document_type,
                 "subject": e.subject,
+                "folded_subject": v.fold(e.subject),
                 "promulgated_on": e.promulgated_on,
                 "place": e.place,
                 "priority": e.priority,

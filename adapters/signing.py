@@ -17,8 +17,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from adapters.canonical import canonical
 
+from adapters.canonical import canonical
 from adapters.trust import fingerprint, load_certificate
 
 ALGORITHMS = ("ES256", "RS256", "PS256")

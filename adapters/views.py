@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from domain.document import CLOSED
 metadata = sa.MetaData()
 
 # Bump when a view table changes shape: views of another version are dropped and rebuilt.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 meta = sa.Table(
     "view_meta",
@@ -86,6 +87,8 @@ documents = sa.Table(
     sa.Column("code_notation", sa.Text, nullable=False),
     sa.Column("document_type", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
+    # The subject as the auditors' search compares it (see fold).
+    sa.Column("folded_subject", sa.Text, nullable=False),
     sa.Column("promulgated_on", sa.String(10), nullable=False),
     sa.Column("place", sa.Text),
     sa.Column("priority", sa.String(16), nullable=False),
@@ -101,6 +104,9 @@ documents = sa.Table(
     # The verified agency signature: signer, certificate, alg, value, signed_sha256, verified_at.
     sa.Column("signature", sa.JSON),
     sa.Index("ix_view_documents_sender_position", "sender", "position"),
+    # The auditors' history search: by notation (newest first) and by time sent.
+    sa.Index("ix_view_documents_code_notation_position", "code_notation", "position"),
+    sa.Index("ix_view_documents_sent_at", "sent_at"),
 )
 
 recipients = sa.Table(
@@ -127,6 +133,8 @@ recipients = sa.Table(
     sa.Column("before_revocation", sa.String(16)),
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Index("ix_view_recipients_holder_position", "holder", "position"),
+    # The auditors' history search by recipient (a holder may differ after a merge).
+    sa.Index("ix_view_recipients_agency_position", "agency", "position"),
     sa.Index("ix_view_recipients_sent_on", "sent_on"),
     # Open lines with a due date, for the overdue gauge (closed lines are most of the table).
     sa.Index(
@@ -171,11 +179,17 @@ axis_queue = sa.Table(
     sa.Index("ix_view_axis_queue_state_position", "state", "position"),
 )
 
+# The combining diacritical marks (U+034F, the grapheme joiner, is not one): every accent of
+# Vietnamese, removed in C; marks of other scripts are left to the slower general test.
+_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]")
+
 
 def fold(text: str) -> str:
     """Returns text as name search compares it: no accents, đ as d, casefolded, single spaces."""
-    bare = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-    return " ".join(bare.replace("đ", "d").replace("Đ", "d").casefold().split())
+    bare = _MARKS.sub("", unicodedata.normalize("NFD", text)).replace("đ", "d").replace("Đ", "d")
+    if not bare.isascii():
+        bare = "".join(c for c in bare if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
 
 
 def subtree(under: str) -> sa.CTE:
@@ -325,34 +339,40 @@ class Views:
 
     def document(self, document_id: str) -> dict[str, Any] | None:
         """Returns a document with each recipient's line and status history."""
+        found = self.documents([document_id])
+        return found[0] if found else None
+
+    def documents(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Returns the documents with these ids (those that exist, in position order), each
+        with its recipients' lines and status history."""
         with self.engine.connect() as c:
-            row = c.execute(sa.select(documents).where(documents.c.id == document_id)).first()
-            if row is None:
-                return None
+            rows = c.execute(
+                sa.select(documents).where(documents.c.id.in_(ids)).order_by(documents.c.position)
+            ).all()
             lines = c.execute(
                 sa.select(recipients)
-                .where(recipients.c.document_id == document_id)
-                .order_by(recipients.c.agency)
+                .where(recipients.c.document_id.in_(ids))
+                .order_by(recipients.c.document_id, recipients.c.agency)
             ).all()
             history = c.execute(
                 sa.select(recipient_history)
-                .where(recipient_history.c.document_id == document_id)
-                .order_by(recipient_history.c.position)
+                .where(recipient_history.c.document_id.in_(ids))
+                .order_by(recipient_history.c.position, recipient_history.c.agency)
             ).all()
-        document = dict(row._mapping)
+        found = {row.id: dict(row._mapping) | {"recipients": []} for row in rows}
         # A recipient's history starts with its state at sending, which the view derives
         # instead of storing a row for every recipient of every document.
-        document["recipients"] = [
-            dict(r._mapping)
-            | {"history": [{"status": _FIRST[r.route], "note": None, "by": None, "at": r.sent_at}]}
-            for r in lines
-        ]
-        by_agency = {r["agency"]: r for r in document["recipients"]}
+        for r in lines:
+            first = {"status": _FIRST[r.route], "note": None, "by": None, "at": r.sent_at}
+            found[r.document_id]["recipients"].append(dict(r._mapping) | {"history": [first]})
+        by_line = {
+            (r["document_id"], r["agency"]): r for d in found.values() for r in d["recipients"]
+        }
         for h in history:
-            by_agency[h.agency]["history"].append(
+            by_line[h.document_id, h.agency]["history"].append(
                 {"status": h.status, "note": h.note, "by": h.by, "at": h.at}
             )
-        return document
+        return list(found.values())
 
     def axis_items(self, state: str | None, after: int | None, limit: int) -> Page:
         """Returns axis items in the order they were queued (one item per event, so the
@@ -502,27 +522,45 @@ class Views:
     def outbox(self, sender: str, before: int | None, limit: int) -> Page:
         """Lists documents an agency sent, newest first, with each recipient's status."""
         d = documents
-        query = (
-            sa.select(
-                d.c.id,
-                d.c.subject,
-                d.c.code_number,
-                d.c.code_notation,
-                d.c.priority,
-                d.c.sent_at,
-                d.c.due_on,
-                d.c.revoked_at,
-                d.c.position,
-            )
-            .where(d.c.sender == sender)
-            .order_by(d.c.position.desc())
-            .limit(limit + 1)
-        )
-        if before is not None:
-            query = query.where(d.c.position < before)
+        return self._listing([_newest(d, d.c.position, before, limit, d.c.sender == sender)], limit)
+
+    def search(self, filters: dict[str, str], before: int | None, limit: int) -> Page:
+        """Lists documents ever sent, newest first, with each recipient's status: of an agency
+        (the sender, a recipient or the holder of a line), sent in [since, until), of a code
+        notation, with every word of q in the subject (accents and case aside)."""
+        d, r = documents, recipients
+        conditions: list[Any] = []
+        if "since" in filters:
+            conditions.append(d.c.sent_at >= filters["since"])
+        if "until" in filters:
+            conditions.append(d.c.sent_at < filters["until"])
+        if "code_notation" in filters:
+            conditions.append(d.c.code_notation == filters["code_notation"])
+        for word in fold(filters.get("q", "")).split():
+            conditions.append(d.c.folded_subject.contains(word, autoescape=True))
+        if "agency" not in filters:
+            return self._listing([_newest(d, d.c.position, before, limit, *conditions)], limit)
+        # One query per index (sender, recipient, holder), each walking it newest first and
+        # stopping after a page: the page is the newest of their union. (One query with OR
+        # would list every document of a large agency for each page.)
+        code, lines = filters["agency"], r.join(d, d.c.id == r.c.document_id)
+        queries = [
+            _newest(d, d.c.position, before, limit, d.c.sender == code, *conditions),
+            _newest(lines, r.c.position, before, limit, r.c.agency == code, *conditions),
+            # Its lines and those handed over to it (a successor may hold two of a document).
+            _newest(lines, r.c.position, before, limit, r.c.holder == code, *conditions).distinct(),
+        ]
+        return self._listing(queries, limit)
+
+    def _listing(self, queries: list[Any], limit: int) -> Page:
+        """The newest page of the documents the queries find, with their lines."""
         with self.engine.connect() as c:
-            rows = [dict(row._mapping) for row in c.execute(query)]
-            page = _page(rows, limit)
+            found: dict[str, dict[str, Any]] = {}
+            for query in queries:
+                for row in c.execute(query):
+                    found.setdefault(row.id, dict(row._mapping))
+            newest = sorted(found.values(), key=lambda row: row["position"], reverse=True)
+            page = _page(newest[: limit + 1], limit)
             ids = [row["id"] for row in page.items]
             lines = (
                 c.execute(
@@ -548,6 +586,31 @@ class Views:
 
 
 _FIRST = {"local": "delivered", "axis": "queued"}
+
+
+def _newest(source: Any, position: Any, before: int | None, limit: int, *conditions: Any) -> Any:
+    """Selects a page and one more of documents meeting conditions, newest first by a
+    position column (of the documents, or of their lines), below a cursor if given."""
+    d = documents
+    query = (
+        sa.select(
+            d.c.id,
+            d.c.sender,
+            d.c.subject,
+            d.c.code_number,
+            d.c.code_notation,
+            d.c.priority,
+            d.c.sent_at,
+            d.c.due_on,
+            d.c.revoked_at,
+            position.label("position"),
+        )
+        .select_from(source)
+        .where(*conditions)
+        .order_by(position.desc())
+        .limit(limit + 1)
+    )
+    return query if before is None else query.where(position < before)
 
 
 def _progress(line: str) -> str:

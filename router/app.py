@@ -14,7 +14,7 @@ from importlib.resources import files
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, axis_queue, boxes, documents, logs, signatures, stats
+from router import agencies, axis_queue, boxes, documents, logs, search, signatures, stats
 from router.auth import AGENCY, PRINCIPAL
 from router.axis_bridge import bridge_ctx
 from router.clock import clock_ctx
@@ -179,6 +179,7 @@ def create_app(config: Config) -> web.Application:
             *boxes.ROUTES,
             *stats.ROUTES,
             *axis_queue.ROUTES,
+            *search.ROUTES,
         ]
     )
     return app

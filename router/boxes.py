@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +12,14 @@ from domain.codes import AGENCY_CODE, Priority
 from domain.errors import Invalid
 from router.auth import AGENCY, AUDITOR, PRINCIPAL
 from router.documents import addressed, visible
-from router.http import decode_cursor, encode_cursor, json_response, query_limit, whole_number
+from router.http import (
+    decode_cursor,
+    encode_cursor,
+    json_response,
+    query_limit,
+    query_time,
+    whole_number,
+)
 from router.services import SERVICES
 
 INBOX_STATUSES = frozenset({"delivered", "01", "02", "03", "04", "05", "06", "13", "revoked"})
@@ -21,13 +27,7 @@ _PRIORITIES = frozenset(p.value for p in Priority)
 
 
 def _moment(name: str, raw: str) -> str:
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid.field(name, "must be an RFC 3339 time such as 2026-11-24T08:00:00Z") from None
-    if moment.tzinfo is None:
-        raise Invalid.field(name, "must carry a time zone (Z or an offset)")
-    return rfc3339(moment.astimezone(UTC))
+    return rfc3339(query_time(name, raw))
 
 
 def _inbox_filters(request: web.Request) -> dict[str, str]:

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -210,11 +210,12 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
     return supervise([argv + (demo if i == 0 else []) for i in range(args.workers)], env)
 
 
-def _progress_bar() -> Progress:
+def _progress_bar(*, stderr: bool = False) -> Progress:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    return Progress(*columns)
+    return Progress(*columns, console=Console(stderr=stderr))
 
 
 def rebuild(args: argparse.Namespace) -> None:
@@ -342,6 +343,46 @@ def axis_sim(args: argparse.Namespace) -> None:
     )
 
 
+def _instant(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time with a zone (…Z): {raw!r}")
+    return moment.astimezone(UTC)
+
+
+def _agency_code(raw: str) -> str:
+    from domain.codes import AGENCY_CODE
+
+    if not AGENCY_CODE.match(raw):
+        raise argparse.ArgumentTypeError(f"not an agency code (DDD.DD.DD.LDD): {raw!r}")
+    return raw
+
+
+def audit_replay(args: argparse.Namespace) -> None:
+    """Writes every document and inbox as of an instant, rebuilt from the events, as JSON Lines."""
+    from router.replay import replay
+
+    config = _config(args)
+    if config.data_dir is not None and not config.data_dir.is_dir():
+        sys.exit(f"lienthong: no data directory {config.data_dir}")
+    progress = _progress_bar(stderr=True)
+    if args.output is None:
+        figures = replay(config, args.until, args.agency, sys.stdout.buffer, progress)
+    else:
+        with args.output.open("wb") as out:
+            figures = replay(config, args.until, args.agency, out, progress)
+    print(
+        f"replayed {figures.events_read:,} events ({figures.events_kept:,} recorded by "
+        f"{args.until.isoformat()}) in {figures.seconds:.1f} s, "
+        f"{figures.events_per_second:,.0f} events/s; wrote {figures.documents:,} documents "
+        f"and {figures.inboxes:,} inboxes",
+        file=sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="lienthong", description=__doc__)
@@ -447,6 +488,20 @@ def main(argv: list[str] | None = None) -> None:
     _store_args(p)
     p.add_argument("--dry-run", action="store_true", help="show the changes, record nothing")
     p.set_defaults(func=import_agencies)
+
+    audit = commands.add_parser("audit", help="auditors' tools").add_subparsers(
+        dest="action", required=True
+    )
+    p = audit.add_parser(
+        "replay", help="every document and inbox as of an instant, from the events, as JSON Lines"
+    )
+    _store_args(p)
+    p.add_argument(
+        "--until", type=_instant, required=True, help="the instant (RFC 3339, e.g. …T17:00:00Z)"
+    )
+    p.add_argument("--agency", type=_agency_code, help="only what this agency sent or received")
+    p.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    p.set_defaults(func=audit_replay)
 
     p = commands.add_parser(
         "seed", help="fill a store with synthetic documents (benchmarks, demonstrations)"

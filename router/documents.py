@@ -13,6 +13,7 @@ from uuid import UUID
 import msgspec
 from aiohttp import web
 
+from adapters.asof import document_as_of
 from adapters.blobs import CorruptBlob
 from adapters.eventlog import rfc3339
 from adapters.pades import is_pdf
@@ -22,7 +23,7 @@ from domain.document import Document
 from domain.errors import FieldError, Invalid, NotFound, TooLarge
 from router.auth import AGENCY, AUDITOR, PRINCIPAL, Principal
 from router.axis_bridge import BRIDGE
-from router.http import StoredDataCorrupt, json_response, read_json
+from router.http import StoredDataCorrupt, json_response, query_time, read_json
 from router.services import SERVICES, Services
 from router.signatures import pades_outcomes, verify_document
 from router.wire import DocumentIn, RevokeIn, StatusIn, decode, encode
@@ -196,7 +197,8 @@ async def visible(request: web.Request) -> tuple[dict[str, Any], Principal]:
     return document, principal
 
 
-def _present(document: dict[str, Any]) -> dict[str, Any]:
+def present(document: dict[str, Any]) -> dict[str, Any]:
+    """Shapes a document of the views as GET /v1/documents/{id} answers it."""
     return {
         "id": document["id"],
         "external_id": document["external_id"],
@@ -248,9 +250,24 @@ def _signature(record: dict[str, str] | None) -> dict[str, str] | None:
 
 
 async def get_document(request: web.Request) -> web.Response:
-    """GET /v1/documents/{id}."""
+    """GET /v1/documents/{id}, or with ?as_of= (auditors) as it stood then."""
+    if "as_of" in request.query:
+        return await _document_as_of(request)
     document, _ = await visible(request)
-    return json_response(_present(document))
+    return json_response(present(document))
+
+
+async def _document_as_of(request: web.Request) -> web.Response:
+    """The document rebuilt from its own events recorded at or before as_of."""
+    request[PRINCIPAL].require(AUDITOR)
+    moment = query_time("as_of", request.query["as_of"])
+    services = request.app[SERVICES]
+    document = await services.call(
+        document_as_of, services.events, services.exchange.mapper, _document_id(request), moment
+    )
+    if document is None:
+        raise NotFound("document not found (not yet sent at that time)")
+    return json_response(present(document))
 
 
 async def get_attachment(request: web.Request) -> web.StreamResponse:

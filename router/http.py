@@ -7,6 +7,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -160,6 +161,17 @@ def whole_number(raw: str, field: str, low: int, high: int = MAX_POSITION) -> in
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise Invalid.field(field, f"must be a whole number from {low} to {high}")
     return int(raw)
+
+
+def query_time(name: str, raw: str) -> datetime:
+    """Parses an RFC 3339 time with a zone (Z or an offset), else a 422 naming the field."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid.field(name, "must be an RFC 3339 time such as 2026-11-24T08:00:00Z") from None
+    if moment.tzinfo is None:
+        raise Invalid.field(name, "must carry a time zone (Z or an offset)")
+    return moment.astimezone(UTC)
 
 
 def encode_cursor(value: Any) -> str | None:

@@ -53,6 +53,11 @@ class Row:
     json: Any = None
     params: dict[str, str] | None = None
 
+    @property
+    def query(self) -> str:
+        """The names of the query parameters, to tell rows of one route apart."""
+        return f"?{'&'.join(self.params)}" if self.params else ""
+
     def path(self, province: Province) -> str:
         """The path, its parameters naming agency codes or seeded documents."""
         names = province.documents
@@ -103,6 +108,8 @@ TABLE = [
     row("POST /v1/documents",                   "403 201 201 403 401 401 403",
         json=document([DISTRICT])),
     row("GET /v1/documents/{id}",               "403 200 404 200 401 401 404", at={"id": "sent"}),
+    row("GET /v1/documents/{id}",               "403 403 403 200 401 401 403", at={"id": "sent"},
+        params={"as_of": "2030-01-01T00:00:00Z"}),
     row("GET /v1/documents/{id}/attachments/{n}", "403 200 404 200 401 401 404",
         at={"id": "sent", "n": "0"}),
     row("GET /v1/documents/{id}/history",       "403 200 404 200 401 401 404", at={"id": "sent"}),
@@ -120,10 +127,13 @@ TABLE = [
         at={"id": "axis-item"}, json={"reason": "Bộ yêu cầu tạm dừng"}),
     row("POST /v1/axis/queue/{id}/retry",       "409 403 403 403 401 401 403",
         at={"id": "axis-item"}),
+    row("GET /v1/audit/documents",              "403 403 403 200 401 401 403"),
 ]
 # fmt: on
 CELLS = [
-    pytest.param(r, p, id=f"{r.method} {r.template} as {p}") for r in TABLE for p in PRINCIPALS
+    pytest.param(r, p, id=f"{r.method} {r.template}{r.query} as {p}")
+    for r in TABLE
+    for p in PRINCIPALS
 ]
 
 

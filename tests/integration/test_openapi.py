@@ -573,3 +573,26 @@ async def test_signature_answers_match_the_spec(
     assert {"AgencyCertificateRegistered", "AgencySignatureRequirementChanged"} <= {
         e["type"] for e in events["items"]
     }
+
+
+async def test_auditor_answers_match_the_spec(api: Api) -> None:
+    await api.province()
+    _, auditor = await api.call("POST", "/v1/auditors", OPERATOR_TOKEN, json={"name": "Kiểm"})
+    token = auditor["token"]
+    status, sent = await api.send(PROVINCE, [COMMUNE, REMOTE_MINISTRY])
+    assert status == 201, sent
+    await api.report(COMMUNE, sent["id"], "03")
+    at, later = {"id": sent["id"]}, {"as_of": "2100-01-01T00:00:00Z"}
+    then = await answer(api, "GET", "/v1/documents/{id}", 200, token, at=at, params=later)
+    assert then == await answer(api, "GET", "/v1/documents/{id}", 200, token, at=at)
+    early = {"as_of": "2000-01-01T00:00:00+07:00"}
+    await answer(api, "GET", "/v1/documents/{id}", 404, token, at=at, params=early)
+    await answer(api, "GET", "/v1/documents/{id}", 403, api.tokens[PROVINCE], at=at, params=later)
+    await answer(api, "GET", "/v1/documents/{id}", 422, token, at=at, params={"as_of": "x"})
+    found = await answer(
+        api, "GET", "/v1/audit/documents", 200, token, params={"agency": COMMUNE, "q": "dich vu"}
+    )
+    assert [item["id"] for item in found["items"]] == [sent["id"]]
+    await answer(api, "GET", "/v1/audit/documents", 403, api.tokens[COMMUNE])
+    await answer(api, "GET", "/v1/audit/documents", 422, token, params={"since": "today"})
+    await answer(api, "GET", "/v1/audit/documents", 401)
