@@ -17,7 +17,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -54,6 +54,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The longest wait between two attempts of an item: a minute keeps a province close behind an
 # axis that comes back, at a few calls a minute per waiting item.
 MAX_BACKOFF_SECONDS = 60.0
+# How many documents the bridge works on at once, and how many queued items one round looks at.
+CONCURRENCY = 8
+FORWARD_BATCH = 500
 _KNOWN_CODES = frozenset({"unknown_recipient", "bad_signature", "malformed", "not_owner"})
 
 
@@ -183,24 +186,35 @@ class AxisBridge:
     # Forwarding
 
     async def forward(self) -> None:
-        """Carries every queued item whose backoff has passed, oldest first. A document's items
-        leave in the order they were queued: while one waits, the later ones wait too (a
-        recipient's 06 must not reach the sender before its 03)."""
+        """Carries the oldest queued items whose backoff has passed, several documents at a
+        time. A document's items leave in the order they were queued: while one waits, the
+        later ones wait too (a recipient's 06 must not reach the sender before its 03)."""
         views = self.services.views
-        after: int | None = None
-        waiting: set[str] = set()
-        while True:
-            page = await self.services.call(views.axis_items, "queued", after, 200)
-            for row in page.items:
-                document = row["document_id"]
-                if document in waiting:
-                    continue
-                due = self._not_before.get((document, row["item"]), 0.0) <= time.monotonic()
-                if not (due and await self._carry(row)):
-                    waiting.add(document)
-            if page.next_position is None:
+        page = await self.services.call(views.axis_items, "queued", None, FORWARD_BATCH)
+        chains: dict[str, list[dict[str, Any]]] = {}
+        for row in page.items:
+            chains.setdefault(row["document_id"], []).append(row)
+        await self._concurrently(self._carry_in_order(rows) for rows in chains.values())
+
+    async def _carry_in_order(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            due = self._not_before.get((row["document_id"], row["item"]), 0.0)
+            if due > time.monotonic() or not await self._carry(row):
                 return
-            after = page.next_position
+
+    async def _concurrently(self, calls: Iterable[Coroutine[Any, Any, None]]) -> None:
+        """Runs calls, a few at a time; a transient axis failure costs only its own call, any
+        other error is raised once every call has ended."""
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(call: Coroutine[Any, Any, None]) -> None:
+            async with limit:
+                await self._transiently(call)
+
+        results = await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _carry(self, row: dict[str, Any]) -> bool:
         """Tries to carry one item; True when the axis has it."""
@@ -327,8 +341,7 @@ class AxisBridge:
             except AxisTransient as e:
                 log.info("axis: listing packages for %s failed: %s", code, e.reason)
                 packages = []
-            for pending in packages:
-                await self._transiently(self._take_package(code, pending.id))
+            await self._concurrently(self._take_package(code, p.id) for p in packages)
             await self._transiently(self._take_statuses(code))
         self.services.metrics.axis_poll_seconds.observe(time.monotonic() - started)
 
@@ -346,16 +359,18 @@ class AxisBridge:
         by_document: dict[str, list[str]] = {}
         for pending in await self.client.pending_statuses(agency):
             by_document.setdefault(pending.document_id, []).append(pending.id)
-        for ids in by_document.values():
-            try:
-                fetched = [(i, await self.client.fetch_status(i)) for i in dict.fromkeys(ids)]
-            except AxisTransient:
-                continue
-            read = [(i, await self.services.call(self._read_status, data)) for i, data in fetched]
-            # edXML times are whole seconds: within one, the codes' own order (01 < 03 < 06).
-            read.sort(key=_made)
-            for status_id, message in read:
-                await self._take_status(agency, status_id, message)
+        await self._concurrently(
+            self._take_document_statuses(agency, list(dict.fromkeys(ids)))
+            for ids in by_document.values()
+        )
+
+    async def _take_document_statuses(self, agency: str, ids: list[str]) -> None:
+        fetched = [(i, await self.client.fetch_status(i)) for i in ids]
+        read = [(i, await self.services.call(self._read_status, data)) for i, data in fetched]
+        # edXML times are whole seconds: within one, the codes' own order (01 < 03 < 06).
+        read.sort(key=_made)
+        for status_id, message in read:
+            await self._take_status(agency, status_id, message)
 
     async def _take_package(self, agency: str, package_id: str) -> None:
         data = await self.client.fetch_package(package_id)
