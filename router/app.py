@@ -14,8 +14,9 @@ from importlib.resources import files
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, boxes, documents, logs, stats
+from router import agencies, boxes, documents, evidence, logs, stats
 from router.auth import AGENCY, PRINCIPAL
+from router.checkpoints import checkpoints_ctx
 from router.clock import clock_ctx
 from router.config import Config
 from router.http import READ_TIMEOUT, Handler, json_response, problem, problems, route_template
@@ -162,6 +163,7 @@ def create_app(config: Config) -> web.Application:
 
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(clock_ctx)
+    app.cleanup_ctx.append(checkpoints_ctx)
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -172,6 +174,7 @@ def create_app(config: Config) -> web.Application:
             *documents.ROUTES,
             *boxes.ROUTES,
             *stats.ROUTES,
+            *evidence.ROUTES,
         ]
     )
     return app

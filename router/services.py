@@ -10,11 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters import routerkey
 from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
 from adapters.directory import SqlDirectory
 from adapters.eventlog import EventLog
 from adapters.eventstore import WriteLock, schema_lock, store_env, views_url
+from adapters.evidence import EvidenceProjection, create_tables
 from adapters.projection import ExchangeProjection
+from adapters.proofs import SqlEvidence
+from adapters.routerkey import RouterKey
 from adapters.runner import ProjectionRunner
 from adapters.views import Views, create_engine
 from domain.codes import document_id
@@ -38,6 +42,8 @@ class Services:
     blobs: BlobStore
     runner: ProjectionRunner
     writer: GroupCommitWriter
+    evidence: SqlEvidence
+    evidence_runner: ProjectionRunner
     auth: Authenticator
     executor: ThreadPoolExecutor
 
@@ -49,6 +55,7 @@ class Services:
         """Stops the threads and closes the stores."""
         self.writer.stop()
         self.runner.stop()
+        self.evidence_runner.stop()
         self.executor.shutdown(wait=True)
         self.exchange.close()
         self.views.engine.dispose()
@@ -69,6 +76,7 @@ def open_exchange(config: Config) -> tuple[Exchange, Views]:
             today=config.today,
         )
         ExchangeProjection(engine, exchange.recorder, exchange.mapper).setup()
+        create_tables(engine)
         if config.database_url:
             PostgresBlobStore.create_table(engine)
     return exchange, Views(engine)
@@ -80,6 +88,17 @@ def write_lock(config: Config, kind: str) -> WriteLock:
     return WriteLock(config.data_dir / f"{kind}.lock" if config.data_dir else None)
 
 
+def router_key(config: Config, views: Views) -> RouterKey:
+    """Loads the router's signing key: the files given, else the one the store keeps (made on
+    first start: a file in the data directory, a row in the database)."""
+    if config.router_key is not None and config.router_cert is not None:
+        return RouterKey.from_pem(config.router_key.read_bytes(), config.router_cert.read_bytes())
+    if config.data_dir is not None:
+        return routerkey.in_directory(config.data_dir)
+    with schema_lock(config.database_url):
+        return routerkey.in_database(views.engine)
+
+
 def build_services(config: Config) -> Services:
     """Opens the stores and starts the projection and writer threads."""
     metrics = Metrics()
@@ -89,6 +108,10 @@ def build_services(config: Config) -> Services:
     )
     runner = ProjectionRunner(projection, config.poll_interval, _progress(metrics, projection))
     runner.start()
+    key = router_key(config, views)
+    evidence = EvidenceProjection(views.engine, exchange.recorder, key, write_lock(config, "views"))
+    evidence_runner = ProjectionRunner(evidence, config.poll_interval, _progress(metrics, evidence))
+    evidence_runner.start()
     events = EventLog(exchange.recorder, exchange.mapper.transcoder)
     writer = GroupCommitWriter(
         exchange,
@@ -97,6 +120,7 @@ def build_services(config: Config) -> Services:
         config.max_batch,
         batch_preparer(exchange, events),
         write_lock(config, "events"),
+        [evidence_runner],
     )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")
@@ -115,6 +139,8 @@ def build_services(config: Config) -> Services:
         blobs=blobs,
         runner=runner,
         writer=writer,
+        evidence=SqlEvidence(views.engine, key),
+        evidence_runner=evidence_runner,
         auth=Authenticator(views, config, executor, metrics),
         executor=executor,
     )
@@ -137,7 +163,7 @@ def batch_preparer(
     return prepare
 
 
-def _progress(metrics: Metrics, projection: ExchangeProjection) -> Any:
+def _progress(metrics: Metrics, projection: ExchangeProjection | EvidenceProjection) -> Any:
     def record(position: int) -> None:
         metrics.projection_position.labels(projection.name).set(position)
 
