@@ -16,7 +16,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 _HIDDEN = ("timestamp", "originator_topic", "token_sha256")
 
 
-_UTC_MICROSECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(?:Z|\+00:00)\Z")
+_UTC_MICROSECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 
 
 def rfc3339(moment: datetime) -> str:
@@ -31,9 +31,11 @@ def event_item(
     state, whose timestamp is a datetime or the ISO string the store holds; consumes state."""
     stamp = state.pop("timestamp")
     if isinstance(stamp, str):
-        # The stored form is already UTC with microseconds, almost always: no datetime needed.
-        recorded_at = stamp[:26] + "Z" if _UTC_MICROSECONDS.match(stamp) else None
-        recorded_at = recorded_at or rfc3339(datetime.fromisoformat(stamp))
+        # msgspec stores UTC with microseconds as exactly this form: no datetime needed.
+        if len(stamp) == 27 and stamp[26] == "Z" and _UTC_MICROSECONDS.match(stamp):
+            recorded_at = stamp
+        else:
+            recorded_at = rfc3339(datetime.fromisoformat(stamp))
     else:
         recorded_at = rfc3339(stamp)
     for key in _HIDDEN:

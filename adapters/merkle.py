@@ -129,6 +129,27 @@ class Frontier:
         self.size += 1
         return completed
 
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Adds many leaf hashes, hashing whole aligned subtrees level by level (the fast path
+        of a verifier, which needs the roots but not the subtrees)."""
+        i, n = 0, len(leaves)
+        while i < n:
+            aligned = (self.size & -self.size).bit_length() - 1 if self.size else 64
+            level = min(aligned, (n - i).bit_length() - 1)
+            block = leaves[i : i + (1 << level)]
+            while len(block) > 1:
+                block = [
+                    _sha256(b"\x01" + a + b).digest()
+                    for a, b in zip(block[::2], block[1::2], strict=True)
+                ]
+            merged, height = block[0], level
+            while self.size >> height & 1:  # a piece of this height ends the edge: carry
+                merged = node_hash(self.edge.pop(), merged)
+                height += 1
+            self.edge.append(merged)
+            self.size += 1 << level
+            i += 1 << level
+
     def root(self) -> bytes:
         """Returns the root of the tree so far."""
         if not self.edge:

@@ -57,7 +57,13 @@ def serve(args: argparse.Namespace) -> None:
         grace_days=args.grace_days,
         clock_interval=args.clock_seconds,
         read_timeout=args.read_timeout,
+        router_key=args.router_key,
+        router_cert=args.router_cert,
+        checkpoint_seconds=args.checkpoint_seconds,
+        checkpoint_events=args.checkpoint_events,
     )
+    if (args.router_key is None) != (args.router_cert is None):
+        sys.exit("lienthong: give both --router-key and --router-cert, or neither")
     if args.workers > 1:
         sys.exit(_supervise(args, config))
     app = create_app(config)
@@ -113,6 +119,15 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
         str(args.clock_seconds),
         "--read-timeout",
         str(args.read_timeout),
+        "--checkpoint-seconds",
+        str(args.checkpoint_seconds),
+        "--checkpoint-events",
+        str(args.checkpoint_events),
+        *(
+            ["--router-key", str(args.router_key), "--router-cert", str(args.router_cert)]
+            if args.router_key
+            else []
+        ),
         "--log-format",
         args.log_format,
         "--reuse-port",
@@ -196,6 +211,35 @@ def seed(args: argparse.Namespace) -> None:
 
     position = run(_config(args), args.documents, args.sender, args.recipient, _progress_bar())
     print(f"the store holds {position:,} events; the views catch up at the next start")
+
+
+def audit_verify(args: argparse.Namespace) -> None:
+    """Recomputes the Merkle tree from the events table; exits 1 naming the first bad event."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from router.audit import run_verify
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=Console(stderr=True))
+    with bar:
+        task = bar.add_task("verifying events", total=None)
+        outcome, origin = run_verify(
+            _config(args),
+            args.router_cert,
+            lambda done, head: bar.update(task, completed=done, total=head),
+            args.workers,
+        )
+    if outcome.failure:
+        where = f" at position {outcome.bad_position}" if outcome.bad_position else ""
+        print(f"audit verify: FAILED{where}: {outcome.failure}")
+        sys.exit(1)
+    rate = outcome.events / outcome.seconds if outcome.seconds else 0.0
+    print(
+        f"audit verify: OK: {outcome.events:,} events, {outcome.checkpoints:,} signed "
+        f"checkpoints verified against {origin}; root {outcome.root} at size {outcome.size:,}"
+        f" ({outcome.uncovered:,} newer events not yet in the tree); {rate:,.0f} events/s"
+    )
 
 
 def _date(raw: str) -> str:
@@ -317,6 +361,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sender", default="000.00.00.H41", help="sending agency (a province)")
     p.add_argument("--recipient", default="000.00.11.H41", help="receiving agency (under it)")
     p.set_defaults(func=seed)
+
+    audit = commands.add_parser("audit", help="check the tamper-evident history").add_subparsers(
+        dest="action", required=True
+    )
+    p = audit.add_parser(
+        "verify",
+        help="recompute every event's leaf and every checkpoint's root; exit 1 if any differ",
+    )
+    _store_args(p)
+    p.add_argument("--router-cert", type=Path, help="the router certificate (PEM) to trust")
+    p.add_argument("--workers", type=int, help="processes computing leaves (default: one per CPU)")
+    p.set_defaults(func=audit_verify)
 
     args = parser.parse_args(argv)
     logs.configure(getattr(args, "log_format", "console"))

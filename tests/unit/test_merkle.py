@@ -130,6 +130,18 @@ def _flip(path: list[bytes], which: int, byte: int) -> list[bytes]:
     return [*path[:which], bytes(altered), *path[which + 1 :]]
 
 
+@given(st.lists(st.integers(0, 40), max_size=8))
+def test_extending_in_batches_gives_the_roots_of_appending_one_by_one(batches: list[int]) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(sum(batches))]
+    one, many, done = merkle.Frontier(), merkle.Frontier(), 0
+    for count in batches:
+        for leaf in leaves[done : done + count]:
+            one.append(leaf)
+        many.extend(leaves[done : done + count])
+        done += count
+        assert (many.size, many.root(), many.edge) == (one.size, one.root(), one.edge)
+
+
 @st.composite
 def tree_and_index(draw: st.DrawFn) -> tuple[list[bytes], int]:
     size = draw(st.integers(1, 300))
