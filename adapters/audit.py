@@ -215,9 +215,12 @@ def _difference(
             )
             return _fail(outcome, position, why)
         if hashes[32 * i : 32 * i + 32] != stored_hashes[32 * i : 32 * i + 32]:
+            # A leaf covers the position too: rows renumbered to make room for an inserted
+            # event, or to close the gap of a deleted one, differ from here on as well.
             why = (
                 f"the event at position {position} (leaf {index}) differs from its recorded leaf "
-                "hash: its content was altered or swapped"
+                "hash: altered, swapped with another, or an event inserted or deleted here "
+                "and the later ones renumbered"
             )
             return _fail(outcome, position, why)
     raise AssertionError("no difference in a chunk that differs")
