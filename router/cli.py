@@ -315,6 +315,22 @@ def main(argv: list[str] | None = None) -> None:
         help="router processes sharing the port and the store (one per core; default 1)",
     )
     p.add_argument(
+        "--router-key", type=Path, help="the router's signing key (PEM: Ed25519 or P-256)"
+    )
+    p.add_argument("--router-cert", type=Path, help="the certificate of --router-key (PEM)")
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=10.0,
+        help="sign a checkpoint of the history at least this often (10)",
+    )
+    p.add_argument(
+        "--checkpoint-events",
+        type=int,
+        default=1000,
+        help="or as soon as this many new events exist (1000)",
+    )
+    p.add_argument(
         "--reuse-port",
         action="store_true",
         help="listen with SO_REUSEPORT, beside other processes on the same port",
