@@ -150,6 +150,15 @@ def fetch_nodes(c: Connection, wanted: Iterable[merkle.Node]) -> dict[merkle.Nod
     return found
 
 
+def _insert_sql(table: sa.Table, paramstyle: str) -> str:
+    """Returns the INSERT of every column of a table, in column order, for the driver."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    names = [c.name for c in table.columns]
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(mark for _ in names)})"
+    )
+
+
 def create_tables(engine: Engine, name: str = "evidence") -> None:
     """Creates the evidence tables and the projection's tracking row if missing (never dropped:
     checkpoints are signed history)."""
@@ -214,27 +223,29 @@ class EvidenceProjection:
     def _append(
         self, c: Connection, frontier: merkle.Frontier, notifications: Iterable[Notification]
     ) -> None:
-        new_leaves, new_nodes, new_receipts = [], [], []
+        new_leaves: list[tuple[Any, ...]] = []
+        new_nodes: list[tuple[Any, ...]] = []
+        new_receipts: list[tuple[Any, ...]] = []
         senders: dict[str, str] = {}
         for n in notifications:
             item, encoded = canonical_item(
                 n.id, n.originator_id, n.originator_version, n.topic, n.state
             )
             leaf = merkle.leaf_hash(encoded)
-            new_leaves.append({"leaf_index": frontier.size, "position": n.id, "hash": leaf})
-            new_nodes += [{"level": lv, "idx": i, "hash": h} for lv, i, h in frontier.append(leaf)]
+            new_leaves.append((frontier.size, n.id, leaf))
+            new_nodes += frontier.append(leaf)
             kind = RECEIPT_KINDS.get(n.topic)
             if kind is not None:
                 new_receipts.append(self._receipt(c, kind, item, leaf, senders))
-        c.execute(leaves.insert(), new_leaves)
-        if new_nodes:
-            c.execute(nodes.insert(), new_nodes)
-        if new_receipts:
-            c.execute(receipts.insert(), new_receipts)
+        # Plain DBAPI executemany: SQLAlchemy's per-row parameter handling cost more than the
+        # inserts themselves (as in the views' projection).
+        for table, rows in ((leaves, new_leaves), (nodes, new_nodes), (receipts, new_receipts)):
+            if rows:
+                c.exec_driver_sql(_insert_sql(table, c.dialect.paramstyle), rows)
 
     def _receipt(
         self, c: Connection, kind: str, item: dict[str, Any], leaf: bytes, senders: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> tuple[Any, ...]:
         document_id, data = item["stream"], item["data"]
         if kind == "sent":
             agency = senders[document_id] = data["sender"]
@@ -259,12 +270,5 @@ class EvidenceProjection:
             "event_hash": leaf.hex(),
             "recorded_at": item["recorded_at"],
         }
-        return {
-            "position": item["position"],
-            "document_id": document_id,
-            "version": item["version"],
-            "kind": kind,
-            "agency": agency,
-            "status": status,
-            "jws": self.key.sign(payload),
-        }
+        jws = self.key.sign(payload)
+        return (item["position"], document_id, item["version"], kind, agency, status, jws)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 from adapters import evidence as ev
 from adapters.audit import Outcome, Recorded, Source, Take, verify
 from adapters.eventlog import _events_table
+from adapters.evidence import EvidenceProjection
 from adapters.routerkey import stored_certificate
 from router.config import Config
 from router.services import open_exchange
@@ -98,3 +100,30 @@ def run_verify(
     finally:
         views.engine.dispose()
     return outcome, origin
+
+
+def rebuild(config: Config, progress: Callable[[int, int], None]) -> tuple[int, float]:
+    """Recomputes the leaves, subtrees and receipts from the events (the signed checkpoints
+    stay: `audit verify` checks the new tree against them); returns events and seconds."""
+    from router.services import router_key
+
+    exchange, views = open_exchange(config)
+    try:
+        head = exchange.recorder.max_notification_id() or 0
+        projection = EvidenceProjection(views.engine, exchange.recorder, router_key(config, views))
+        with views.engine.begin() as c:
+            for table in (ev.leaves, ev.nodes, ev.receipts):
+                c.execute(table.delete())
+            c.execute(
+                ev.tracking.update()
+                .where(ev.tracking.c.name == projection.name)
+                .values(position=0, size=0)
+            )
+        started, more, position = time.perf_counter(), True, 0
+        while more:
+            position, more = projection.run_once(limit=20_000, checked=False)
+            progress(position, head)
+        return head, time.perf_counter() - started
+    finally:
+        exchange.close()
+        views.engine.dispose()

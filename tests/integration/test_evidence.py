@@ -42,9 +42,12 @@ async def _all_events(api: Api, auditor: str) -> list[dict[str, Any]]:
 
 
 async def _checkpoint(api: Api) -> dict[str, Any]:
+    """Signs a checkpoint of the whole tree now (unless the background signer just did)."""
     services = api.session.app[SERVICES]  # type: ignore[attr-defined]
     signed = await services.call(services.evidence.checkpoint)
-    assert signed is not None
+    signed = signed or await services.call(services.evidence.latest_checkpoint)
+    _, size = await services.call(services.evidence.head)
+    assert signed["size"] == size
     return dict(signed)
 
 
@@ -146,7 +149,8 @@ async def test_the_root_recomputed_from_the_events_is_the_signed_checkpoints(api
     assert latest == second
     status, listed = await api.call("GET", "/v1/checkpoints?after=0", auditor)
     assert status == 200, listed
-    assert listed["items"] == [first, second]
+    ours = [c for c in listed["items"] if c["size"] in (first["size"], second["size"])]
+    assert ours == [first, second]
 
 
 async def test_inclusion_and_consistency_proofs_verify_against_the_checkpoints(api: Api) -> None:

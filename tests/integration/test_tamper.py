@@ -146,7 +146,9 @@ async def _history(api: Api) -> Services:
     )
     assert status == 200, body
     services: Services = api.session.app[SERVICES]  # type: ignore[attr-defined]
-    assert await services.call(services.evidence.checkpoint) is not None
+    await services.call(services.evidence.checkpoint)  # unless the background signer just did
+    latest = await services.call(services.evidence.latest_checkpoint)
+    assert latest["size"] == (await services.call(services.evidence.head))[1]
     # Nothing may project the intruder's rows: the writer is idle, the pollers are stopped.
     services.runner.stop()
     services.evidence_runner.stop()
