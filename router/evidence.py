@@ -9,7 +9,7 @@ from aiohttp import web
 from domain.errors import Invalid, NotFound
 from router.auth import AGENCY, AUDITOR, OPERATOR, PRINCIPAL
 from router.documents import visible
-from router.http import json_response, query_limit, whole_number
+from router.http import MAX_POSITION, json_response, query_limit, whole_number
 from router.services import SERVICES, Services
 
 PEM = "application/pem-certificate-chain"
@@ -81,7 +81,7 @@ async def proof(request: web.Request) -> web.Response:
     request[PRINCIPAL].require(AUDITOR)
     services = request.app[SERVICES]
     raw = request.match_info["position"]
-    if not (raw.isascii() and raw.isdigit()):
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_POSITION:
         raise NotFound("event not found")
     size = await _signed_size(services, request.query.get("size"), "size")
     found = await services.call(services.evidence.inclusion, int(raw), size)
