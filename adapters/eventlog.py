@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,9 +16,38 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 _HIDDEN = ("timestamp", "originator_topic", "token_sha256")
 
 
+_UTC_MICROSECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+
+
 def rfc3339(moment: datetime) -> str:
     """Formats an aware datetime as an RFC 3339 UTC string with microseconds."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def event_item(
+    position: int, stream: Any, version: int, topic: str, state: dict[str, Any]
+) -> dict[str, Any]:
+    """Returns an event as auditors see it (and as its Merkle leaf covers it), from its decoded
+    state, whose timestamp is a datetime or the ISO string the store holds; consumes state."""
+    stamp = state.pop("timestamp")
+    if isinstance(stamp, str):
+        # msgspec stores UTC with microseconds as exactly this form: no datetime needed.
+        if len(stamp) == 27 and stamp[26] == "Z" and _UTC_MICROSECONDS.match(stamp):
+            recorded_at = stamp
+        else:
+            recorded_at = rfc3339(datetime.fromisoformat(stamp))
+    else:
+        recorded_at = rfc3339(stamp)
+    for key in _HIDDEN:
+        state.pop(key, None)
+    return {
+        "position": position,
+        "recorded_at": recorded_at,
+        "stream": str(stream),
+        "version": version,
+        "type": topic,
+        "data": state,
+    }
 
 
 class EventLog:
@@ -30,23 +60,12 @@ class EventLog:
     def _item(
         self, position: int, stream: Any, version: int, topic: str, state: bytes
     ) -> dict[str, Any]:
-        data = self.transcoder.decode(state)
-        recorded_at = rfc3339(data["timestamp"])
-        for key in _HIDDEN:
-            data.pop(key, None)
-        return {
-            "position": position,
-            "recorded_at": recorded_at,
-            "stream": str(stream),
-            "version": version,
-            "type": topic,
-            "data": data,
-        }
+        return event_item(position, stream, version, topic, self.transcoder.decode(state))
 
-    def after(self, position: int, limit: int) -> list[dict[str, Any]]:
-        """Returns up to limit events after position."""
+    def after(self, position: int, limit: int, until: int | None = None) -> list[dict[str, Any]]:
+        """Returns up to limit events after position (and up to `until`, if given)."""
         notifications = self.recorder.select_notifications(
-            start=position, limit=limit, inclusive_of_start=False
+            start=position, limit=limit, stop=until, inclusive_of_start=False
         )
         return [
             self._item(n.id, n.originator_id, n.originator_version, n.topic, n.state)

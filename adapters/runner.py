@@ -5,10 +5,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-
-from adapters.projection import ExchangeProjection
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    """A projection that tracks its own position (the views, the evidence)."""
+
+    name: str
+
+    def tracked_position(self) -> int:
+        """Returns the position the projection includes."""
+        ...
+
+    def run_once(self, limit: int = 1000, *, checked: bool = True) -> tuple[int, bool]:
+        """Projects up to limit next events; returns the position reached and whether more
+        may follow."""
+        ...
 
 
 class ProjectionRunner:
@@ -20,7 +34,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        projection: ExchangeProjection,
+        projection: Projection,
         poll_interval: float = 0.2,
         on_progress: Callable[[int], None] | None = None,
     ) -> None:

@@ -50,6 +50,7 @@ from ops.bench_core import (
     timed,
     verdict,
 )
+from ops.bench_evidence import evidence_phase
 from ops.bench_inbox import inbox_phase
 from ops.bench_large import large_phase
 from ops.bench_load import percentile, run
@@ -276,6 +277,7 @@ async def phases(ctx: Context) -> list[Row]:
         console.log("LIENTHONG_TEST_DATABASE_URL is not set: no PostgreSQL run")
     if ctx.opts.large_docs:
         rows += await large_phase(ctx)
+    rows += await evidence_phase(ctx, rows[1].cpu_us)
     console.log(f"load average at the end {os.getloadavg()[0]:.2f}")
     return rows
 

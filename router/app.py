@@ -14,9 +14,20 @@ from importlib.resources import files
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from router import agencies, axis_queue, boxes, documents, logs, search, signatures, stats
+from router import (
+    agencies,
+    axis_queue,
+    boxes,
+    documents,
+    evidence,
+    logs,
+    search,
+    signatures,
+    stats,
+)
 from router.auth import AGENCY, PRINCIPAL
 from router.axis_bridge import bridge_ctx
+from router.checkpoints import checkpoints_ctx
 from router.clock import clock_ctx
 from router.config import Config
 from router.http import READ_TIMEOUT, Handler, json_response, problem, problems, route_template
@@ -167,6 +178,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(clock_ctx)
     app.cleanup_ctx.append(bridge_ctx)
+    app.cleanup_ctx.append(checkpoints_ctx)
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -180,6 +192,7 @@ def create_app(config: Config) -> web.Application:
             *stats.ROUTES,
             *axis_queue.ROUTES,
             *search.ROUTES,
+            *evidence.ROUTES,
         ]
     )
     return app

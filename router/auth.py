@@ -22,7 +22,7 @@ from router.http import Handler, Unauthorized
 OPERATOR = "operator"
 AGENCY = "agency"
 AUDITOR = "auditor"
-PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
+PUBLIC_PATHS = frozenset({"/v1/openapi.json", "/v1/router/certificate"})
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from router.http import (
     query_time,
     whole_number,
 )
-from router.services import SERVICES
+from router.services import SERVICES, Services
 
 INBOX_STATUSES = frozenset({"delivered", "01", "02", "03", "04", "05", "06", "13", "revoked"})
 _PRIORITIES = frozenset(p.value for p in Priority)
@@ -112,8 +112,19 @@ async def events(request: web.Request) -> web.Response:
     after = whole_number(request.query.get("after", "0"), "after", 0)
     limit = query_limit(request)
     services = request.app[SERVICES]
-    items = await services.call(services.events.after, after, limit)
+    items = await services.call(_with_leaves, services, after, limit)
     return json_response({"items": items, "next_after": items[-1]["position"] if items else after})
+
+
+def _with_leaves(services: Services, after: int, limit: int) -> list[dict[str, Any]]:
+    """Events after a position, each with its Merkle leaf: only those the evidence includes."""
+    included, _ = services.evidence.head()
+    items = services.events.after(after, limit, until=included) if included > after else []
+    if items:
+        found = services.evidence.leaves(items[0]["position"], items[-1]["position"])
+        for item in items:
+            item["leaf_index"], item["hash"] = found[item["position"]]
+    return items
 
 
 async def history(request: web.Request) -> web.Response:

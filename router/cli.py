@@ -61,7 +61,13 @@ def serve(args: argparse.Namespace) -> None:
         read_timeout=args.read_timeout,
         **_axis_settings(args),
         trust_store=args.trust_store,
+        router_key=args.router_key,
+        router_cert=args.router_cert,
+        checkpoint_seconds=args.checkpoint_seconds,
+        checkpoint_events=args.checkpoint_events,
     )
+    if (args.router_key is None) != (args.router_cert is None):
+        sys.exit("lienthong: give both --router-key and --router-cert, or neither")
     if args.demo and args.trust_store is None and args.data is not None:
         from router.demo import demo_trust_store
 
@@ -200,6 +206,15 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
         str(args.clock_seconds),
         "--read-timeout",
         str(args.read_timeout),
+        "--checkpoint-seconds",
+        str(args.checkpoint_seconds),
+        "--checkpoint-events",
+        str(args.checkpoint_events),
+        *(
+            ["--router-key", str(args.router_key), "--router-cert", str(args.router_cert)]
+            if args.router_key
+            else []
+        ),
         "--log-format",
         args.log_format,
         "--reuse-port",
@@ -285,6 +300,48 @@ def seed(args: argparse.Namespace) -> None:
 
     position = run(_config(args), args.documents, args.sender, args.recipient, _progress_bar())
     print(f"the store holds {position:,} events; the views catch up at the next start")
+
+
+def audit_verify(args: argparse.Namespace) -> None:
+    """Recomputes the Merkle tree from the events table; exits 1 naming the first bad event."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from router.audit import run_verify
+
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=Console(stderr=True))
+    with bar:
+        task = bar.add_task("verifying events", total=None)
+        outcome, origin = run_verify(
+            _config(args),
+            args.router_cert,
+            lambda done, head: bar.update(task, completed=done, total=head),
+            args.workers,
+        )
+    if outcome.failure:
+        where = f" at position {outcome.bad_position}" if outcome.bad_position else ""
+        print(f"audit verify: FAILED{where}: {outcome.failure}")
+        sys.exit(1)
+    rate = outcome.events / outcome.seconds if outcome.seconds else 0.0
+    print(
+        f"audit verify: OK: {outcome.events:,} events, {outcome.checkpoints:,} signed "
+        f"checkpoints verified against {origin}; root {outcome.root} at size {outcome.size:,}"
+        f" ({outcome.uncovered:,} newer events not yet in the tree); {rate:,.0f} events/s"
+    )
+
+
+def audit_rebuild(args: argparse.Namespace) -> None:
+    """Recomputes the evidence (leaves, subtrees, receipts) from the events, with a progress bar."""
+    from router.audit import rebuild as run
+
+    with _progress_bar() as bar:
+        task = bar.add_task("rebuilding the evidence", total=None)
+        events, seconds = run(
+            _config(args), lambda done, head: bar.update(task, completed=done, total=head)
+        )
+    rate = events / seconds if seconds else 0.0
+    print(f"evidence rebuilt: {events:,} events in {seconds:.1f} s ({rate:,.0f} events/s)")
 
 
 def _date(raw: str) -> str:
@@ -451,6 +508,22 @@ def main(argv: list[str] | None = None) -> None:
         help="hours after which an item's next failure parks it (24)",
     )
     p.add_argument(
+        "--router-key", type=Path, help="the router's signing key (PEM: Ed25519 or P-256)"
+    )
+    p.add_argument("--router-cert", type=Path, help="the certificate of --router-key (PEM)")
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=10.0,
+        help="sign a checkpoint of the history at least this often (10)",
+    )
+    p.add_argument(
+        "--checkpoint-events",
+        type=int,
+        default=1000,
+        help="or as soon as this many new events exist (1000)",
+    )
+    p.add_argument(
         "--reuse-port",
         action="store_true",
         help="listen with SO_REUSEPORT, beside other processes on the same port",
@@ -502,6 +575,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--agency", type=_agency_code, help="only what this agency sent or received")
     p.add_argument("--output", type=Path, help="file to write (default: standard output)")
     p.set_defaults(func=audit_replay)
+    p = audit.add_parser(
+        "verify",
+        help="recompute every event's leaf and every checkpoint's root; exit 1 if any differ",
+    )
+    _store_args(p)
+    p.add_argument("--router-cert", type=Path, help="the router certificate (PEM) to trust")
+    p.add_argument("--workers", type=int, help="processes computing leaves (default: one per CPU)")
+    p.set_defaults(func=audit_verify)
+    p = audit.add_parser(
+        "rebuild",
+        help="recompute the Merkle leaves and receipts from the events (checkpoints are kept)",
+    )
+    _store_args(p)
+    p.set_defaults(func=audit_rebuild)
 
     p = commands.add_parser(
         "seed", help="fill a store with synthetic documents (benchmarks, demonstrations)"

@@ -43,6 +43,13 @@ class Config:
     axis_backoff_seconds: float = 1.0
     # PEM bundle of the CA certificates agency signing certificates must chain to.
     trust_store: Path | None = None
+    # The router's signing key and certificate (PEM files); without them, a key kept in the
+    # data directory or the database, made on first start.
+    router_key: Path | None = None
+    router_cert: Path | None = None
+    # A signed checkpoint of the history's Merkle tree at least this often, or this many events.
+    checkpoint_seconds: float = 10.0
+    checkpoint_events: int = 1000
     # Today's date in Vietnam (YYYY-MM-DD); tests pass a fixed calendar.
     today: Callable[[], str] = today_in_vietnam
 

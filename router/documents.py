@@ -135,6 +135,8 @@ async def send(request: web.Request) -> web.Response:
         _count_sent(services, document)
         if document.axis and BRIDGE in request.app:
             request.app[BRIDGE].wake.set()
+    # The first event's receipt, for a replay too (None only while the evidence is failing).
+    receipt = await services.call(services.evidence.receipt, str(document.id), 1)
     return json_response(
         {
             "id": str(document.id),
@@ -145,6 +147,7 @@ async def send(request: web.Request) -> web.Response:
                 | {"route": line.route.value, "state": line.state}
                 for line in document.recipients.values()
             ],
+            "receipt": receipt,
         },
         201 if outcome.recorded else 200,
     )
@@ -333,6 +336,12 @@ async def report_status(request: web.Request) -> web.Response:
     # Its own line first; else the line of an agency merged into it that it answers for.
     held = document.lines_held_by(principal.subject)
     line = next((x for x in held if x.agency == principal.subject), held[0])
+    if outcome.recorded:
+        receipt = await services.call(services.evidence.receipt, str(document.id), document.version)
+    else:
+        receipt = await services.call(
+            services.evidence.status_receipt, str(document.id), line.agency, body.status
+        )
     return json_response(
         {
             "document_id": str(document.id),
@@ -342,6 +351,7 @@ async def report_status(request: web.Request) -> web.Response:
             "note": body.note,
             "by": msgspec.to_builtins(body.by) if body.by else None,
             "reported_at": rfc3339(line.last_report_at or document.modified_on),
+            "receipt": receipt,
         },
         201 if outcome.recorded else 200,
     )
@@ -362,6 +372,7 @@ async def revoke(request: web.Request) -> web.Response:
     )
     services.metrics.revocations.inc()
     document: Document = outcome.aggregate
+    receipt = await services.call(services.evidence.receipt, str(document.id), document.version)
     return json_response(
         {
             "id": str(document.id),
@@ -371,6 +382,7 @@ async def revoke(request: web.Request) -> web.Response:
                 addressed(a, line.addressed_as, line.holder) | {"status": line.state}
                 for a, line in document.recipients.items()
             ],
+            "receipt": receipt,
         }
     )
 

@@ -10,13 +10,18 @@ from typing import Any
 
 from aiohttp import web
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from adapters import routerkey
 from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
 from adapters.directory import SqlDirectory
 from adapters.eventlog import EventLog
 from adapters.eventstore import WriteLock, schema_lock, store_env, views_url
+from adapters.evidence import EvidenceProjection, create_tables
 from adapters.pades import PadesValidator
 from adapters.projection import ExchangeProjection
+from adapters.proofs import SqlEvidence
+from adapters.routerkey import RouterKey
 from adapters.runner import ProjectionRunner
 from adapters.signatures import SignatureVerifier
 from adapters.trust import TrustStore
@@ -42,6 +47,8 @@ class Services:
     blobs: BlobStore
     runner: ProjectionRunner
     writer: GroupCommitWriter
+    evidence: SqlEvidence
+    evidence_runner: ProjectionRunner
     auth: Authenticator
     executor: ThreadPoolExecutor
     trust: TrustStore
@@ -58,6 +65,7 @@ class Services:
         """Stops the threads and closes the stores."""
         self.writer.stop()
         self.runner.stop()
+        self.evidence_runner.stop()
         self.executor.shutdown(wait=True)
         self.exchange.close()
         self.views.engine.dispose()
@@ -78,6 +86,7 @@ def open_exchange(config: Config) -> tuple[Exchange, Views]:
             today=config.today,
         )
         ExchangeProjection(engine, exchange.recorder, exchange.mapper).setup()
+        create_tables(engine)
         if config.database_url:
             PostgresBlobStore.create_table(engine)
     return exchange, Views(engine)
@@ -89,6 +98,17 @@ def write_lock(config: Config, kind: str) -> WriteLock:
     return WriteLock(config.data_dir / f"{kind}.lock" if config.data_dir else None)
 
 
+def router_key(config: Config, views: Views) -> RouterKey:
+    """Loads the router's signing key: the files given, else the one the store keeps (made on
+    first start: a file in the data directory, a row in the database)."""
+    if config.router_key is not None and config.router_cert is not None:
+        return RouterKey.from_pem(config.router_key.read_bytes(), config.router_cert.read_bytes())
+    if config.data_dir is not None:
+        return routerkey.in_directory(config.data_dir)
+    with schema_lock(config.database_url):
+        return routerkey.in_database(views.engine)
+
+
 def build_services(config: Config) -> Services:
     """Opens the stores and starts the projection and writer threads."""
     metrics = Metrics()
@@ -98,6 +118,10 @@ def build_services(config: Config) -> Services:
     )
     runner = ProjectionRunner(projection, config.poll_interval, _progress(metrics, projection))
     runner.start()
+    key = router_key(config, views)
+    evidence = EvidenceProjection(views.engine, exchange.recorder, key, write_lock(config, "views"))
+    evidence_runner = ProjectionRunner(evidence, config.poll_interval, _progress(metrics, evidence))
+    evidence_runner.start()
     events = EventLog(exchange.recorder, exchange.mapper.transcoder)
     writer = GroupCommitWriter(
         exchange,
@@ -106,6 +130,7 @@ def build_services(config: Config) -> Services:
         config.max_batch,
         batch_preparer(exchange, events),
         write_lock(config, "events"),
+        [evidence_runner],
     )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")
@@ -125,11 +150,17 @@ def build_services(config: Config) -> Services:
         blobs=blobs,
         runner=runner,
         writer=writer,
+        evidence=SqlEvidence(views.engine, key),
+        evidence_runner=evidence_runner,
         auth=Authenticator(views, config, executor, metrics),
         executor=executor,
         trust=trust,
         signatures=SignatureVerifier(trust, views),
         pades=PadesValidator(trust),
+        # XML-DSig has no Ed25519 in signxml: edXML is signed when the router key is P-256.
+        xml_signer=(key.key, key.certificate)
+        if isinstance(key.key, ec.EllipticCurvePrivateKey)
+        else None,
     )
 
 
@@ -150,7 +181,7 @@ def batch_preparer(
     return prepare
 
 
-def _progress(metrics: Metrics, projection: ExchangeProjection) -> Any:
+def _progress(metrics: Metrics, projection: ExchangeProjection | EvidenceProjection) -> Any:
     def record(position: int) -> None:
         metrics.projection_position.labels(projection.name).set(position)
 

@@ -43,11 +43,14 @@ class GroupCommitWriter:
         max_batch: int = 256,
         prepare: Callable[[Sequence[Command]], UnitOfWork] | None = None,
         commit_lock: AbstractContextManager[Any] | None = None,
+        followers: Sequence[ProjectionRunner] = (),
     ) -> None:
         self.exchange = exchange
         self.commit_lock = commit_lock or contextlib.nullcontext()
         self.prepare = prepare or (lambda _: exchange.unit_of_work())
         self.runner = runner
+        # Further projections (the evidence) that a 2xx must include too.
+        self.followers = followers
         self.metrics = metrics
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -94,6 +97,8 @@ class GroupCommitWriter:
             # projection still answers (the events are committed) and is retried by the poller.
             if any(isinstance(r, Outcome) and r.recorded for r in results):
                 self.runner.catch_up(checked=False)
+                for follower in self.followers:
+                    follower.catch_up(checked=False)
             _deliver([future for _, future in batch], results)
             if stopping:
                 return

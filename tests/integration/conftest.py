@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from router.app import create_app
 from router.config import Config
+from router.services import SERVICES
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import Api
 from tests.support.pki import write_trust_store
@@ -44,7 +45,11 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Provin
 
     async def make() -> Province:
         async with TestClient(TestServer(create_app(_sqlite(data)))) as client:
-            return await seed(Api(client))
+            province = await seed(Api(client))
+            # A signed checkpoint, so that the evidence routes have one to answer with.
+            services = client.app[SERVICES]
+            await services.call(services.evidence.checkpoint)
+            return province
 
     # Its own thread and event loop, apart from those pytest-asyncio gives each test.
     with ThreadPoolExecutor(1) as thread:

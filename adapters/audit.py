@@ -1,0 +1,241 @@
+"""`lienthong audit verify`: recomputes the Merkle tree from the events table itself and checks it
+against every signed checkpoint and every recorded leaf.
+
+The events are read straight from the store's table in commit order (not through the router, not
+from the leaves table); each one's leaf is recomputed the way `/v1/events` shows it. The first
+difference is named by position: an event whose content changed (altered, or two swapped), one
+missing from where its leaf says it was (deleted), one the history never had (inserted), or, if
+the evidence tables were rewritten to match, the checkpoint whose signed root no longer holds.
+Leaves are computed by one process per core over ranges of positions; this one walks the tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from cryptography import x509
+
+from adapters import merkle
+from adapters.evidence import canonical_item
+from adapters.routerkey import BadSignature, verify_jws
+
+CHUNK = 25_000
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the events table is: a SQLite file or a PostgreSQL database, and its names."""
+
+    sqlite_path: Path | None
+    database_url: str | None
+    table: str
+    position: str
+
+
+@dataclass
+class Outcome:
+    """What the verification found."""
+
+    events: int = 0
+    checkpoints: int = 0
+    size: int = 0
+    root: str = ""
+    uncovered: int = 0
+    seconds: float = 0.0
+    failure: str | None = None
+    bad_position: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _rows(source: Source, after: int, upto: int | None) -> Iterator[tuple[Any, ...]]:
+    bound = "" if upto is None else f" AND {source.position} <= {int(upto)}"
+    sql = (
+        f"SELECT {source.position}, originator_id, originator_version, topic, state "
+        f"FROM {source.table} WHERE {source.position} > {int(after)}{bound} "
+        f"ORDER BY {source.position}"
+    )
+    if source.sqlite_path is not None:
+        lite = sqlite3.connect(f"file:{source.sqlite_path}?mode=ro", uri=True)
+        try:
+            yield from lite.execute(sql)
+        finally:
+            lite.close()
+        return
+    assert source.database_url is not None
+    with psycopg.connect(source.database_url) as pg, pg.cursor("audit") as cursor:
+        cursor.itersize = 5000
+        cursor.execute(sql.encode())
+        yield from cursor
+
+
+def leaves_of(source: Source, after: int, upto: int | None) -> tuple[list[int], bytes]:
+    """Returns the positions after..upto and their leaf hashes, concatenated."""
+    positions, hashes = [], []
+    sha256 = hashlib.sha256
+    for position, originator_id, version, topic, state in _rows(source, after, upto):
+        positions.append(position)
+        _, encoded = canonical_item(position, originator_id, version, topic, bytes(state))
+        hashes.append(sha256(b"\x00" + encoded).digest())
+    return positions, b"".join(hashes)
+
+
+def _computed(source: Source, head: int, workers: int) -> Iterator[tuple[list[int], bytes]]:
+    """Yields chunks of (positions, leaf hashes) of every event in commit order, computed by
+    `workers` processes; then the rows above the head read at the start."""
+    bounds = [(a, min(a + CHUNK, head)) for a in range(0, head, CHUNK)]
+    if workers <= 1:
+        yield from (leaves_of(source, a, b) for a, b in bounds)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            yield from pool.map(leaves_of, *zip(*[(source, a, b) for a, b in bounds], strict=True))
+    # Committed since the start, or inserted out of sequence above the head.
+    yield leaves_of(source, head, None)
+
+
+Take = Callable[[int], tuple[list[int], bytes]]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the evidence tables hold: `take(n)` gives the next n leaves in index order
+    (positions, hashes concatenated); checkpoints by size."""
+
+    take: Take
+    checkpoints: list[dict[str, Any]]
+
+
+class _Walk:
+    """The tree being rebuilt, checked against the signed checkpoints as it grows."""
+
+    def __init__(self, checkpoints: list[dict[str, Any]]) -> None:
+        self.frontier = merkle.Frontier()
+        self.due = list(reversed(checkpoints))
+        self.verified = 0
+
+    def extend(self, hashes: bytes) -> str | None:
+        leaves = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
+        done = 0
+        while self.due and self.due[-1]["size"] <= self.frontier.size + len(leaves) - done:
+            checkpoint = self.due.pop()
+            upto = checkpoint["size"] - self.frontier.size + done
+            self.frontier.extend(leaves[done:upto])
+            done = upto
+            if self.frontier.root().hex() != checkpoint["root"]:
+                return (
+                    f"the root of the first {self.frontier.size:,} events differs from the signed "
+                    "checkpoint's: an event among them was altered, and the evidence tables "
+                    "with it"
+                )
+            self.verified += 1
+        self.frontier.extend(leaves[done:])
+        return None
+
+
+def verify(
+    source: Source,
+    head: int,
+    recorded: Recorded,
+    certificate: x509.Certificate,
+    progress: Callable[[int], None] = lambda _: None,
+    workers: int | None = None,
+) -> Outcome:
+    """Recomputes every leaf and root; stops at the first difference."""
+    started = time.perf_counter()
+    outcome = Outcome()
+    for checkpoint in recorded.checkpoints:
+        failure = _bad_checkpoint(checkpoint, certificate)
+        if failure:
+            outcome.failure = failure
+            return outcome
+    walk = _Walk(recorded.checkpoints)
+    for positions, hashes in _computed(source, head, workers or os.cpu_count() or 1):
+        stored_positions, stored_hashes = recorded.take(len(positions))
+        if positions[: len(stored_positions)] != stored_positions or not hashes.startswith(
+            stored_hashes
+        ):
+            return _difference(
+                outcome, walk.frontier.size, positions, hashes, stored_positions, stored_hashes
+            )
+        outcome.events += len(positions)
+        outcome.uncovered += len(positions) - len(stored_positions)
+        failure = walk.extend(stored_hashes)
+        if failure:
+            return _fail(outcome, None, failure)
+        progress(outcome.events)
+    missing_positions, _ = recorded.take(1)
+    if missing_positions:
+        return _fail(
+            outcome,
+            missing_positions[0],
+            f"the event at position {missing_positions[0]} (leaf {walk.frontier.size}) is "
+            "missing: an event was deleted",
+        )
+    if walk.due:
+        size = walk.due[-1]["size"]
+        return _fail(
+            outcome,
+            None,
+            f"the checkpoint of size {size} covers more events than the store holds "
+            f"({walk.frontier.size})",
+        )
+    outcome.checkpoints = walk.verified
+    outcome.size, outcome.root = walk.frontier.size, walk.frontier.root().hex()
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _difference(
+    outcome: Outcome,
+    first_index: int,
+    positions: list[int],
+    hashes: bytes,
+    stored_positions: list[int],
+    stored_hashes: bytes,
+) -> Outcome:
+    """Names the first event of a chunk that differs from the recorded leaves."""
+    for i, stored in enumerate(stored_positions):
+        index = first_index + i
+        if i >= len(positions) or positions[i] > stored:
+            why = f"the event at position {stored} (leaf {index}) is missing: an event was deleted"
+            return _fail(outcome, stored, why)
+        position = positions[i]
+        if position < stored:
+            why = (
+                f"the event at position {position} is not in the recorded history (leaf {index} "
+                f"is position {stored}): an event was inserted"
+            )
+            return _fail(outcome, position, why)
+        if hashes[32 * i : 32 * i + 32] != stored_hashes[32 * i : 32 * i + 32]:
+            # A leaf covers the position too: rows renumbered to make room for an inserted
+            # event, or to close the gap of a deleted one, differ from here on as well.
+            why = (
+                f"the event at position {position} (leaf {index}) differs from its recorded leaf "
+                "hash: altered, swapped with another, or an event inserted or deleted here "
+                "and the later ones renumbered"
+            )
+            return _fail(outcome, position, why)
+    raise AssertionError("no difference in a chunk that differs")
+
+
+def _bad_checkpoint(checkpoint: dict[str, Any], certificate: x509.Certificate) -> str | None:
+    try:
+        payload = verify_jws(checkpoint["jws"], certificate)
+    except BadSignature as e:
+        return f"the checkpoint of size {checkpoint['size']} does not verify: {e}"
+    if payload != {k: checkpoint[k] for k in ("size", "root", "recorded_at")}:
+        return f"the checkpoint of size {checkpoint['size']} differs from what its signature says"
+    return None
+
+
+def _fail(outcome: Outcome, position: int | None, why: str) -> Outcome:
+    outcome.failure, outcome.bad_position = why, position
+    return outcome
