@@ -405,9 +405,13 @@ class Views:
             return c.execute(query).scalar()
 
     def axis_document(self, national_id: str) -> str | None:
-        """Returns the id of the local document whose package went out with a national id."""
-        query = sa.select(axis_queue.c.document_id).where(
-            (axis_queue.c.national_id == national_id) & (axis_queue.c.item == "document")
+        """Returns the id of the local document whose package goes out with a national id (the
+        first one sent, should two documents share one)."""
+        query = (
+            sa.select(axis_queue.c.document_id)
+            .where((axis_queue.c.national_id == national_id) & (axis_queue.c.item == "document"))
+            .order_by(axis_queue.c.position)
+            .limit(1)
         )
         with self.engine.connect() as c:
             return c.execute(query).scalar()

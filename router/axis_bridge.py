@@ -220,6 +220,15 @@ class AxisBridge:
         """Tries to carry one item; True when the axis has it."""
         key = (row["document_id"], row["item"])
         metrics = self.services.metrics
+        if row["kind"] == AXIS_DOCUMENT:
+            owner = await self.services.call(self.services.views.axis_document, row["national_id"])
+            if owner != row["document_id"]:
+                # The axis knows a document by its DocumentId (sender, date, number and
+                # notation): it would take this one for a resend of the other and drop it.
+                reason = f"document {owner} already went out as {row['national_id']}"
+                await self._attempted(row, ok=False, reason=reason, permanent=True)
+                metrics.axis_failures.labels("duplicate_number").inc()
+                return False
         try:
             if row["kind"] == AXIS_STATUS:
                 await self.client.send_status(await self.services.call(self._status_bytes, row))

@@ -118,6 +118,20 @@ def _axis_settings(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _axis_argv(args: argparse.Namespace) -> list[str]:
+    """The bridge's flags, for worker processes (each may take the lead)."""
+    if not args.axis_url:
+        return []
+    return [
+        "--axis-url", args.axis_url,
+        "--axis-system-id", args.axis_system_id,
+        "--axis-secret-file", str(args.axis_secret_file),
+        "--axis-poll-interval", str(args.axis_poll_interval),
+        "--axis-max-attempts", str(args.axis_max_attempts),
+        "--axis-retry-deadline-hours", str(args.axis_retry_deadline_hours),
+    ]  # fmt: skip
+
+
 def axis_queue(args: argparse.Namespace) -> None:
     """Lists the bridge's queue, or retries or parks an item, straight on the store."""
     from router import axis_queue as queue
@@ -219,6 +233,7 @@ def _supervise(args: argparse.Namespace, config: Config) -> int:
         args.log_format,
         "--reuse-port",
         *(["--trust-store", str(config.trust_store)] if config.trust_store else []),
+        *_axis_argv(args),
     ]
     print(f"lienthong: {args.workers} workers on {args.host}:{args.port}", flush=True)
     demo = ["--demo"] if args.demo else []

@@ -54,20 +54,22 @@ async def _province(
     tmp_path: Path,
     axis_url: str,
     system: str,
+    store: list[str] | None = None,
+    name: str | None = None,
 ) -> Province:
     secret = f"{system}-secret-0123456789abcdef"
     secret_file = tmp_path / f"{system}.secret"
     secret_file.write_text(secret + "\n")
     server = await servers.start(
         [
-            "--data", str(tmp_path / system),
+            *(store or ["--data", str(tmp_path / system)]),
             "--axis-url", axis_url,
             "--axis-system-id", system,
             "--axis-secret-file", str(secret_file),
             "--axis-poll-interval", str(POLL_SECONDS),
             "--axis-max-attempts", "40",
         ],
-        system,
+        name or system,
     )  # fmt: skip
     return Province(server, Api(session, server.base_url), system, secret)
 
@@ -92,18 +94,22 @@ async def provinces(
     await h41.api.register(H29_DEPARTMENT, "province", None, remote=True)
     await h29.api.register(H29_PROVINCE, "province")
     await h29.api.register(H29_DEPARTMENT, "province", H29_PROVINCE)
-    # Each router announces its agencies to the axis catalogue by itself.
-    client = AxisClient(sim.base_url, "H41", h41.secret)
+    await _catalogued(h41, sim.base_url, {H41_COMMUNE, H29_DEPARTMENT})
+    return h41, h29, sim.base_url
 
-    async def catalogued() -> bool:
-        codes = {item.code for item in (await client.catalogue()).items}
-        return {H41_COMMUNE, H29_DEPARTMENT} <= codes
+
+async def _catalogued(province: Province, axis_url: str, codes: set[str]) -> None:
+    """Waits until the routers have announced these agencies to the axis catalogue (by
+    themselves: at start and when the directory changes)."""
+    client = AxisClient(axis_url, province.system, province.secret)
+
+    async def listed() -> bool:
+        return codes <= {item.code for item in (await client.catalogue()).items}
 
     try:
-        await eventually(catalogued)
+        await eventually(listed)
     finally:
         await client.close()
-    return h41, h29, sim.base_url
 
 
 async def _inbox(api: Api, agency: str) -> list[dict[str, Any]]:
@@ -278,3 +284,106 @@ async def test_every_document_crosses_once_and_every_status_returns_despite_faul
             break
         after = page["next_after"]
     assert received_events == DOCUMENTS
+
+
+async def _bridging(province: Province) -> bool:
+    """Tells whether this router process holds the bridge (it has polled the axis)."""
+    async with (
+        aiohttp.ClientSession() as probe,
+        probe.get(province.server.base_url + "/metrics") as r,
+    ):
+        text = await r.text()
+    for line in text.splitlines():
+        if line.startswith("lienthong_axis_last_contact_timestamp_seconds "):
+            return float(line.split()[1]) > 0
+    return False
+
+
+@pytest.mark.postgres
+async def test_one_of_two_routers_on_postgresql_bridges_and_the_other_takes_over(
+    servers: Servers, session: aiohttp.ClientSession, tmp_path: Path, pg_database: str
+) -> None:
+    sim = await start_axis_sim(servers, tmp_path / "axis")
+    admin = AxisAdmin(sim.base_url, ADMIN_TOKEN)
+    try:
+        for system in ("H41", "H29"):
+            await admin.add_system(system, f"{system}-secret-0123456789abcdef")
+    finally:
+        await admin.close()
+    store = ["--database", pg_database]
+    first = await _province(servers, session, tmp_path, sim.base_url, "H41", store, "H41-a")
+    second = await _province(servers, session, tmp_path, sim.base_url, "H41", store, "H41-b")
+    h29 = await _province(servers, session, tmp_path, sim.base_url, "H29")
+    await first.api.register(H41_PROVINCE, "province")
+    await first.api.register(H41_COMMUNE, "commune", H41_PROVINCE)
+    await first.api.register(H29_DEPARTMENT, "province", None, remote=True)
+    second.api.tokens.update(first.api.tokens)
+    await h29.api.register(H29_PROVINCE, "province")
+    await h29.api.register(H29_DEPARTMENT, "province", H29_PROVINCE)
+
+    await _catalogued(first, sim.base_url, {H41_COMMUNE, H29_DEPARTMENT})
+
+    async def one_bridges() -> bool:
+        return [await _bridging(first), await _bridging(second)].count(True) == 1
+
+    await eventually(one_bridges)
+    leader, other = (first, second) if await _bridging(first) else (second, first)
+    sent = []
+    for n in range(10):
+        # Both take sends; after the fifth the leader dies (its advisory lock goes with its
+        # connection) and the other serves alone.
+        via = (first, second)[n % 2] if n < 5 else other
+        status, body = await via.api.send(
+            H41_COMMUNE, [H29_DEPARTMENT], external_id=f"PG-{n}", code_number=str(500 + n)
+        )
+        assert status == 201, body
+        sent.append(body["id"])
+        if n == 4:
+            leader.server.kill()
+
+    async def all_arrived() -> bool:
+        return len(await _inbox(h29.api, H29_DEPARTMENT)) == len(sent)
+
+    async def where() -> object:
+        _, queue = await other.api.call("GET", "/v1/axis/queue", OPERATOR_TOKEN)
+        arrived = len(await _inbox(h29.api, H29_DEPARTMENT))
+        return arrived, [(i["state"], i["attempts"], i["reason"]) for i in queue["items"]]
+
+    await eventually(all_arrived, 60, where)
+    assert await _bridging(other)
+    for item in await _inbox(h29.api, H29_DEPARTMENT):
+        status, body = await h29.api.report(H29_DEPARTMENT, item["id"], "01")
+        assert status == 201, body
+
+    async def all_arrived_back() -> bool:
+        _, outbox = await other.api.call(
+            "GET", "/v1/outbox", other.api.tokens[H41_COMMUNE], params={"limit": "50"}
+        )
+        return [i["recipients"][0]["status"] for i in outbox["items"]] == ["01"] * len(sent)
+
+    await eventually(all_arrived_back)
+
+
+async def test_a_second_document_with_the_same_number_is_parked_not_lost(
+    provinces: tuple[Province, Province, str],
+) -> None:
+    h41, h29, _ = provinces
+    _, first = await h41.api.send(H41_COMMUNE, [H29_DEPARTMENT], external_id="A")
+    _, second = await h41.api.send(H41_COMMUNE, [H29_DEPARTMENT], external_id="B")
+
+    async def settled() -> bool:
+        _, queue = await h41.api.call("GET", "/v1/axis/queue", OPERATOR_TOKEN)
+        return all(i["state"] != "queued" for i in queue["items"])
+
+    await eventually(settled)
+    _, queue = await h41.api.call("GET", "/v1/axis/queue", OPERATOR_TOKEN)
+    states = {i["document_id"]: (i["state"], i["reason"]) for i in queue["items"]}
+    assert states[first["id"]] == ("forwarded", None)
+    state, reason = states[second["id"]]
+    assert state == "parked"
+    assert f"document {first['id']} already went out as {H41_COMMUNE}," in reason
+
+    async def arrived() -> bool:
+        return len(await _inbox(h29.api, H29_DEPARTMENT)) == 1
+
+    await eventually(arrived)
