@@ -387,3 +387,50 @@ async def test_a_second_document_with_the_same_number_is_parked_not_lost(
         return len(await _inbox(h29.api, H29_DEPARTMENT)) == 1
 
     await eventually(arrived)
+
+
+async def test_a_revocation_follows_its_document_across_the_axis(
+    provinces: tuple[Province, Province, str],
+) -> None:
+    h41, h29, _ = provinces
+    _, sent = await h41.api.send(H41_COMMUNE, [H29_DEPARTMENT], external_id="R-1")
+
+    async def arrived() -> bool:
+        return len(await _inbox(h29.api, H29_DEPARTMENT)) == 1
+
+    await eventually(arrived)
+    [remote] = await _inbox(h29.api, H29_DEPARTMENT)
+    status, body = await h29.api.report(H29_DEPARTMENT, remote["id"], "03")
+    assert status == 201, body
+
+    async def accepted() -> bool:
+        lines = await _statuses(h41.api, H41_COMMUNE, sent["id"])
+        return lines[H29_DEPARTMENT][-1] == "03"
+
+    await eventually(accepted)
+    status, body = await h41.api.call(
+        "POST", f"/v1/documents/{sent['id']}/revoke", h41.api.tokens[H41_COMMUNE],
+        json={"reason": "Ban hành nhầm"},
+    )  # fmt: skip
+    assert status == 200, body
+
+    async def asked() -> bool:
+        _, document = await h29.api.call(
+            "GET", f"/v1/documents/{remote['id']}", h29.api.tokens[H29_DEPARTMENT]
+        )
+        return bool(document["revoked"]) and document["recipients"][0]["status"] == "13"
+
+    await eventually(asked)
+    status, body = await h29.api.report(H29_DEPARTMENT, remote["id"], "15")
+    assert status == 201, body
+
+    async def agreed() -> bool:
+        lines = await _statuses(h41.api, H41_COMMUNE, sent["id"])
+        return lines[H29_DEPARTMENT][-1] == "15"
+
+    await eventually(agreed)
+    _, queue = await h41.api.call("GET", "/v1/axis/queue", OPERATOR_TOKEN)
+    assert [(i["item"], i["state"]) for i in queue["items"]] == [
+        ("document", "forwarded"),
+        ("revoke", "forwarded"),
+    ]
