@@ -9,7 +9,7 @@ PORT ?= 8080
 DEMO_DIR ?= .demo
 FUZZ_EXAMPLES ?= 300
 
-.PHONY: install run test fuzz chaos lint bench clean
+.PHONY: install run test fuzz chaos lint bench demo-axis clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	ops/run-tests.sh $(BIN)/python -m ops.bench $(BENCH_ARGS)
+
+# Two provinces and the axis simulator on loopback (docs/axis.md): a clean run of 20 documents,
+# then 200 with every fault at 20% and H41's router killed (kill -9) halfway.
+demo-axis: $(STAMP)
+	$(BIN)/python -m ops.demo_axis --documents 20 --poll-interval 1 $(DEMO_AXIS_ARGS)
+	$(BIN)/python -m ops.demo_axis --documents 200 --faults 0.2 --poll-interval 1 --kill $(DEMO_AXIS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
