@@ -31,10 +31,9 @@ from adapters.axis.errors import AxisError, AxisPermanent, AxisTransient
 from adapters.axis.wire import CatalogueEntry
 from adapters.edxml.mapping import (
     ApiAttachment,
-    ApiDocument,
-    ApiSigner,
     document_from_package,
     package_from_document,
+    stored_document,
 )
 from adapters.edxml.model import EdxmlError, Organization, Package, StaffInfo, StatusMessage
 from adapters.edxml.package import build_package, parse_package
@@ -282,21 +281,8 @@ class AxisBridge:
                 for a in document["attachments"]
             ]
         )
-        api = ApiDocument(
-            sender=document["sender"],
-            external_id=document["external_id"],
-            to=[r["agency"] for r in document["recipients"] if r["route"] == "axis"],
-            code_number=document["code_number"],
-            code_notation=document["code_notation"],
-            document_type=document["document_type"],
-            subject=document["subject"],
-            promulgated_on=document["promulgated_on"],
-            place=document["place"] or "",
-            priority=document["priority"],
-            due_on=document["due_on"],
-            signer=ApiSigner(**document["signer"]) if document["signer"] else None,
-            attachments=attachments,
-        )
+        to = [r["agency"] for r in document["recipients"] if r["route"] == "axis"]
+        api = stored_document(document, to, attachments)
         package = package_from_document(
             api,
             document_id=row["national_id"],

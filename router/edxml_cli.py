@@ -18,8 +18,6 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from adapters.blobs import BlobStore, FileBlobStore, PostgresBlobStore
 from adapters.edxml import (
     ApiAttachment,
-    ApiDocument,
-    ApiSigner,
     EdxmlError,
     Package,
     ResponseFor,
@@ -30,6 +28,7 @@ from adapters.edxml import (
     package_from_document,
     parse,
 )
+from adapters.edxml.mapping import stored_document
 from adapters.edxml.xmlsafe import MAX_BYTES
 from adapters.eventlog import EventLog, rfc3339
 from domain.codes import national_document_id
@@ -190,21 +189,10 @@ def export_document(args: argparse.Namespace, config: Config) -> None:
             *(r.get("addressed_as") or r["agency"] for r in data["recipients"]),
         ]
         names = {code: (views.agency(code) or {}).get("name", "") for code in codes}
-        document = ApiDocument(
-            sender=data["sender"],
-            external_id=data["external_id"],
-            to=codes[1:],
-            code_number=data["code_number"],
-            code_notation=data["code_notation"],
-            document_type=data["document_type"],
-            subject=data["subject"],
-            promulgated_on=data["promulgated_on"],
-            place=data["place"] or "",
-            priority=data["priority"],
-            due_on=data["due_on"],
-            signer=ApiSigner(**data["signer"]) if data["signer"] else None,
-            in_reply_to=data["in_reply_to"],
-            attachments=[
+        document = stored_document(
+            data,
+            codes[1:],
+            [
                 ApiAttachment(a["name"], a["content_type"], b"".join(blobs.chunks(a["sha256"])))
                 for a in data["attachments"]
             ],

@@ -10,7 +10,7 @@ from domain.codes import AGENCY_CODE
 from domain.errors import Invalid
 from router.agencies import MAX_QUERY
 from router.auth import AUDITOR, PRINCIPAL
-from router.documents import addressed
+from router.boxes import outbox_item
 from router.http import decode_cursor, encode_cursor, json_response, query_limit, query_time
 from router.services import SERVICES
 
@@ -41,25 +41,7 @@ async def search(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     limit, filters = query_limit(request), _filters(request)
     page = await services.call(services.views.search, filters, decode_cursor(request, int), limit)
-    items = [
-        {
-            "id": r["id"],
-            "from": r["sender"],
-            "subject": r["subject"],
-            "code_number": r["code_number"],
-            "code_notation": r["code_notation"],
-            "priority": r["priority"],
-            "sent_at": r["sent_at"],
-            "due_on": r["due_on"],
-            "revoked": r["revoked_at"] is not None,
-            "recipients": [
-                addressed(line["agency"], line["addressed_as"], line["holder"])
-                | {"status": line["status"]}
-                for line in r["recipients"]
-            ],
-        }
-        for r in page.items
-    ]
+    items = [{"from": r["sender"]} | outbox_item(r) for r in page.items]
     return json_response({"items": items, "next_cursor": encode_cursor(page.next_position)})
 
 

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
 import msgspec
 from msgspec import Struct
@@ -101,6 +102,31 @@ class ApiDocument(Struct, frozen=True, forbid_unknown_fields=True):
     signer: ApiSigner | None = None
     in_reply_to: str | None = None
     attachments: list[ApiAttachment] = []
+
+
+def stored_document(
+    data: Mapping[str, Any], to: list[str], attachments: list[ApiAttachment]
+) -> ApiDocument:
+    """The API shape of a document as the router stores it (its view, or its DocumentSent
+    event), addressed to `to`, with attachments the caller read from the blob store."""
+    return ApiDocument(
+        sender=data["sender"],
+        external_id=data["external_id"],
+        to=to,
+        code_number=data["code_number"],
+        code_notation=data["code_notation"],
+        document_type=data["document_type"],
+        subject=data["subject"],
+        promulgated_on=data["promulgated_on"],
+        place=data["place"] or "",
+        priority=data["priority"],
+        due_on=data["due_on"],
+        signer=ApiSigner(data["signer"]["name"], data["signer"]["position"])
+        if data["signer"]
+        else None,
+        in_reply_to=data["in_reply_to"],
+        attachments=attachments,
+    )
 
 
 def slug(type_name: str) -> str:
