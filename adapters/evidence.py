@@ -23,6 +23,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import merkle
+from adapters.canonical import decode_without_floats, encode_sorted, may_sort_differently
 from adapters.eventlog import event_item
 from adapters.routerkey import RouterKey
 
@@ -77,28 +78,6 @@ checkpoints = sa.Table(
 )
 
 
-def _may_sort_differently(encoded: bytes) -> bool:
-    """Whether the bytes hold a character at U+E000 or above (UTF-8 lead byte EE..F4), the
-    only ones whose UTF-16 order (JCS's) may differ from msgspec's; seven memchr scans."""
-    return (
-        b"\xee" in encoded
-        or b"\xef" in encoded
-        or b"\xf0" in encoded
-        or b"\xf1" in encoded
-        or b"\xf2" in encoded
-        or b"\xf3" in encoded
-        or b"\xf4" in encoded
-    )
-
-
-_encode_sorted = msgspec.json.Encoder(order="sorted").encode
-
-
-def _refuse_float(_: str) -> Any:
-    raise ValueError("a number with a fraction or an exponent")
-
-
-_decode_without_floats = msgspec.json.Decoder(float_hook=_refuse_float).decode
 RECEIPT_KINDS = {
     "DocumentSent": "sent",
     "DocumentStatusReported": "status",
@@ -118,16 +97,16 @@ def canonical_item(
     position: int, originator_id: Any, version: int, topic: str, state: bytes
 ) -> tuple[dict[str, Any], bytes]:
     """Returns an event's events-API item and its RFC 8785 bytes (what its leaf hashes), from
-    the stored row; `domain.canonical.canonical(item)` gives the same bytes, more slowly."""
+    the stored row; `adapters.canonical.canonical(item)` gives the same bytes, more slowly."""
     try:
-        data = _decode_without_floats(state)
+        data = decode_without_floats(state)
     except ValueError:
         item = event_item(position, _stream(originator_id), version, topic, _decode(state))
         return item, rfc8785.dumps(item)
     item = event_item(position, _stream(originator_id), version, topic, data)
-    encoded = _encode_sorted(item)
+    encoded = encode_sorted(item)
     # Keys with these UTF-8 lead bytes may sort differently in UTF-16 (JCS): the reference.
-    if _may_sort_differently(encoded):
+    if may_sort_differently(encoded):
         return item, rfc8785.dumps(item)
     return item, encoded
 
