@@ -91,6 +91,7 @@ def _cases(operation: APIOperation, province: Province) -> st.SearchStrategy[Cas
         "id": list(province.documents.values()),
         "n": [0, 1],
         "fingerprint": [fingerprint(OWNER_CERTIFICATE), "0" * 64],
+        "position": [1, 12, 10**9],
     }
     names = [p.name for p in operation.path_parameters]
     combinations = itertools.product(*(values[name] for name in names)) if names else []
