@@ -45,11 +45,15 @@ Verify with standard tools:
   1. Attachments: sha256sum attachments/* and compare with attachments.json and with the
      "attachments" of the DocumentSent event in events.jsonl.
   2. Leaves: for each non-redacted line, drop "hash" and "leaf_index", take the RFC 8785 (JCS)
-     canonical JSON of the rest, and hash 0x00 followed by those bytes with SHA-256:
-       python3 -c 'import sys,json,hashlib,rfc8785
-       for l in open("events.jsonl"):
-           e=json.loads(l); h=e.pop("hash"); e.pop("leaf_index")
-           print(hashlib.sha256(b"\\0"+rfc8785.dumps(e)).hexdigest()==h)'
+     canonical JSON of the rest, and hash 0x00 followed by those bytes with SHA-256
+     (this prints each position and True; a "redacted" line's hash is proved, not recomputed):
+python3 - <<'EOF'
+import hashlib, json, rfc8785
+for line in open("events.jsonl"):
+    e = json.loads(line)
+    bare = {{k: v for k, v in e.items() if k not in ("hash", "leaf_index")}}
+    print(e["position"], hashlib.sha256(b"\\0" + rfc8785.dumps(bare)).hexdigest() == e["hash"])
+EOF
      (`jq -cS` sorts keys but is not JCS: it may differ on numbers and non-ASCII escapes.)
   3. Inclusion: for each event, fold its audit_path from proofs.json into its leaf hash as
      RFC 9162 section 2.1.3.2 says (nodes are SHA-256(0x01 || left || right)); the result must

@@ -3,7 +3,10 @@ accepts a fresh bundle and names each tampered piece."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -93,6 +96,25 @@ async def test_the_senders_bundle_holds_every_piece_and_verifies(api: Api) -> No
     assert checkpoint["size"] > max(e["leaf_index"] for e in events)
 
 
+async def test_the_readme_recipe_recomputes_every_leaf(api: Api, tmp_path: Path) -> None:
+    doc = await _exchange(api)
+    with zipfile.ZipFile(io.BytesIO(await _bundle(api, doc, api.tokens[PROVINCE]))) as z:
+        z.extractall(tmp_path)
+    readme = (tmp_path / "README.txt").read_text()
+    recipe = readme.split("python3 - <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", recipe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3
+    assert all(line.endswith(" True") for line in lines), done.stdout
+
+
 async def test_a_recipient_gets_only_its_part_and_an_auditor_everything(api: Api) -> None:
     doc = await _exchange(api)
     certificate = await _certificate(api)
@@ -170,7 +192,11 @@ TAMPERS: list[tuple[str, Callable[[bytes], bytes], str]] = [
         _edit_json(lambda p: p[0]["audit_path"].__setitem__(0, _flip_hex(p[0]["audit_path"][0]))),
         "proofs.json",
     ),
-    ("checkpoint.json", _edit_json(lambda c: c.__setitem__("root", _flip_hex(c["root"]))), "root"),
+    (
+        "checkpoint.json",
+        _edit_json(lambda c: c.__setitem__("root", _flip_hex(c["root"]))),
+        "checkpoint.json: root",
+    ),
     ("receipts.json", _edit_json(_edit_receipt), "receipts.json item 0"),
 ]
 
