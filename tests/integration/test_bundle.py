@@ -4,6 +4,7 @@ accepts a fresh bundle and names each tampered piece."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import subprocess
 import sys
@@ -209,6 +210,18 @@ async def test_each_tampered_piece_fails_verification_naming_it(api: Api, tmp_pa
         tampered = _replace(data, member, change)
         with pytest.raises(bundle.Failed, match=named.replace(".", r"\.")):
             bundle.verify(tampered, certificate)
+    # New bytes with a matching listing still differ from what the DocumentSent event recorded.
+    other = b"%PDF-1.4 mot van ban khac"
+    both = _replace(data, "attachments/0-cv_123.pdf", lambda _: other)
+    both = _replace(
+        both,
+        "attachments.json",
+        _edit_json(
+            lambda a: a[0].update(sha256=hashlib.sha256(other).hexdigest(), size=len(other))
+        ),
+    )
+    with pytest.raises(bundle.Failed, match="the DocumentSent event's"):
+        bundle.verify(both, certificate)
     _, other_pem = generate()
     with pytest.raises(bundle.Failed, match=r"checkpoint\.json: the checkpoint's JWS"):
         bundle.verify(data, x509.load_pem_x509_certificate(other_pem))
