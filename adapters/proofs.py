@@ -87,6 +87,16 @@ class SqlEvidence:
         with self.engine.connect() as c:
             return {r.position: (r.leaf_index, bytes(r.hash).hex()) for r in c.execute(query)}
 
+    def leaves_at(self, positions: list[int]) -> dict[int, tuple[int, str]]:
+        """Returns (leaf_index, hex hash) by position for the given positions that have a leaf."""
+        if not positions:
+            return {}
+        query = sa.select(leaves.c.position, leaves.c.leaf_index, leaves.c.hash).where(
+            leaves.c.position.in_(positions)
+        )
+        with self.engine.connect() as c:
+            return {r.position: (r.leaf_index, bytes(r.hash).hex()) for r in c.execute(query)}
+
     def latest_checkpoint(self) -> dict[str, Any] | None:
         """Returns the newest signed checkpoint, or None before the first."""
         with self.engine.connect() as c:

@@ -18,6 +18,7 @@ from router import (
     agencies,
     axis_queue,
     boxes,
+    bundle,
     documents,
     evidence,
     logs,
@@ -193,6 +194,7 @@ def create_app(config: Config) -> web.Application:
             *axis_queue.ROUTES,
             *search.ROUTES,
             *evidence.ROUTES,
+            *bundle.ROUTES,
         ]
     )
     return app

@@ -137,12 +137,13 @@ async def history(request: web.Request) -> web.Response:
     if principal.kind == AGENCY and principal.subject != document["sender"]:
         # Its own lines: its own, and those of agencies merged into it (visible trimmed them).
         lines = {r["agency"] for r in document["recipients"]}
-        items = [_own_part(item, lines) for item in items]
+        items = [own_part(item, lines) for item in items]
         items = [item for item in items if item is not None]
     return json_response({"items": items})
 
 
-def _own_part(item: dict[str, Any], lines: set[str]) -> dict[str, Any] | None:
+def own_part(item: dict[str, Any], lines: set[str]) -> dict[str, Any] | None:
+    """Trims an event to a recipient's lines; None for another recipient's report."""
     data = item["data"]
     if item["type"] == "DocumentSent":
         data = data | {"recipients": [r for r in data["recipients"] if r["agency"] in lines]}

@@ -346,6 +346,15 @@ def audit_verify(args: argparse.Namespace) -> None:
     )
 
 
+def audit_verify_bundle(args: argparse.Namespace) -> None:
+    """Checks an evidence bundle offline; exits 1 naming the first failure, 2 if unreadable."""
+    from router.verify_bundle import run
+
+    code, message = run(args.file, args.router_cert)
+    print(message, file=sys.stderr if code == 2 else sys.stdout)
+    sys.exit(code)
+
+
 def audit_rebuild(args: argparse.Namespace) -> None:
     """Recomputes the evidence (leaves, subtrees, receipts) from the events, with a progress bar."""
     from router.audit import rebuild as run
@@ -598,6 +607,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--router-cert", type=Path, help="the router certificate (PEM) to trust")
     p.add_argument("--workers", type=int, help="processes computing leaves (default: one per CPU)")
     p.set_defaults(func=audit_verify)
+    p = audit.add_parser(
+        "verify-bundle", help="check an evidence bundle (ZIP) offline; exit 1 if any piece fails"
+    )
+    p.add_argument("file", type=Path, help="the bundle from GET /v1/documents/{id}/evidence")
+    p.add_argument("--router-cert", type=Path, help="the router certificate (PEM) to trust")
+    p.set_defaults(func=audit_verify_bundle)
     p = audit.add_parser(
         "rebuild",
         help="recompute the Merkle leaves and receipts from the events (checkpoints are kept)",

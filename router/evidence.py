@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from domain.errors import Invalid, NotFound
-from router.auth import AGENCY, AUDITOR, OPERATOR, PRINCIPAL
+from router.auth import AGENCY, AUDITOR, OPERATOR, PRINCIPAL, Principal
 from router.documents import visible
 from router.http import MAX_POSITION, json_response, query_limit, whole_number
 from router.services import SERVICES, Services
@@ -27,10 +27,18 @@ async def document_receipts(request: web.Request) -> web.Response:
     document, principal = await visible(request)
     services = request.app[SERVICES]
     found = await services.call(services.evidence.receipts, document["id"])
+    return json_response({"items": receipts_for(document, principal, found)})
+
+
+def receipts_for(
+    document: dict[str, Any], principal: Principal, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Shapes a document's receipts, keeping those a principal may see (a recipient: the sent
+    and revoked ones and those of its own reports)."""
     if principal.kind == AGENCY and principal.subject != document["sender"]:
         lines = {r["agency"] for r in document["recipients"]}
         found = [r for r in found if r["kind"] != "status" or r["agency"] in lines]
-    items = [
+    return [
         {
             "kind": r["kind"],
             "agency": r["agency"],
@@ -40,7 +48,6 @@ async def document_receipts(request: web.Request) -> web.Response:
         }
         for r in found
     ]
-    return json_response({"items": items})
 
 
 async def latest_checkpoint(request: web.Request) -> web.Response:

@@ -122,6 +122,7 @@ TABLE = [
     row("GET /v1/events",                       "403 403 403 200 401 401 403"),
     row("GET /v1/router/certificate",           "200 200 200 200 200 200 200"),
     row("GET /v1/documents/{id}/receipts",      "403 200 404 200 401 401 404", at={"id": "sent"}),
+    row("GET /v1/documents/{id}/evidence",      "403 200 404 200 401 401 404", at={"id": "sent"}),
     row("GET /v1/checkpoints/latest",           "200 200 200 200 401 401 200"),
     row("GET /v1/checkpoints",                  "403 403 403 200 401 401 403"),
     row("GET /v1/checkpoints/consistency",      "403 403 403 200 401 401 403",
