@@ -1,10 +1,11 @@
 """The router's own signing key and certificate, and the JWS (RFC 7515) it signs receipts and
 checkpoints with.
 
-Ed25519 (JOSE `EdDSA`) by default, so that the same payload always gives the same JWS; an ECDSA
-P-256 key given by the operator signs as `ES256` (raw r‖s, as JOSE requires). The header names
-the certificate: `kid` and `x5t#S256` are both the base64url SHA-256 of its DER, so a third party
-needs only the PEM from `GET /v1/router/certificate` and any JOSE library.
+ECDSA P-256 by default (JOSE `ES256`, raw r‖s as JOSE requires): the same key signs edXML
+packages with XML-DSig, which has no Ed25519 in signxml. An Ed25519 key given by the operator
+signs as `EdDSA` (the same payload then always gives the same JWS; edXML then goes unsigned).
+The header names the certificate: `kid` and `x5t#S256` are both the base64url SHA-256 of its
+DER, so a third party needs only the PEM from `GET /v1/router/certificate` and any JOSE library.
 """
 
 from __future__ import annotations
@@ -137,9 +138,14 @@ def verify_jws(token: str, certificate: x509.Certificate) -> dict[str, Any]:
     return payload
 
 
-def generate() -> tuple[bytes, bytes]:
-    """Makes a new Ed25519 key and a self-signed certificate for it (PEM, PEM)."""
-    key = ed25519.Ed25519PrivateKey.generate()
+def generate(kind: str = "p256") -> tuple[bytes, bytes]:
+    """Makes a new key, ECDSA P-256 (the default) or "ed25519", and a self-signed certificate
+    for it (PEM, PEM)."""
+    key: SigningKey = (
+        ed25519.Ed25519PrivateKey.generate()
+        if kind == "ed25519"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lienthong router")])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
@@ -165,7 +171,7 @@ def generate() -> tuple[bytes, bytes]:
             ),
             critical=True,
         )
-        .sign(key, None)
+        .sign(key, None if kind == "ed25519" else hashes.SHA256())
     )
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,

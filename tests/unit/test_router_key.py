@@ -60,7 +60,7 @@ def _tampered(token: str) -> str:
 
 @pytest.mark.filterwarnings(EDDSA_WARNING)
 def test_an_eddsa_receipt_verifies_with_joserfc_and_the_pem_alone() -> None:
-    key_pem, cert_pem = generate()
+    key_pem, cert_pem = generate("ed25519")
     token = RouterKey.from_pem(key_pem, cert_pem).sign(RECEIPT)
     verified = jws.deserialize_compact(token, OKPKey.import_key(cert_pem), algorithms=["EdDSA"])
     assert verified.headers()["alg"] == "EdDSA"
@@ -88,13 +88,13 @@ def test_the_header_names_the_certificate_by_its_sha256() -> None:
 
 
 def test_eddsa_signatures_are_deterministic_and_verify_here_too() -> None:
-    router = RouterKey.from_pem(*generate())
+    router = RouterKey.from_pem(*generate("ed25519"))
     token = router.sign(RECEIPT)
     assert router.sign(dict(reversed(RECEIPT.items()))) == token
     assert verify_jws(token, router.certificate) == RECEIPT
     with pytest.raises(BadSignature):
         verify_jws(_tampered(token), router.certificate)
-    other = RouterKey.from_pem(*generate())
+    other = RouterKey.from_pem(*generate("ed25519"))
     with pytest.raises(BadSignature):
         verify_jws(token, other.certificate)
 
