@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import LIENTHONG, Server, Servers, _die_with_parent
+from tests.e2e.conftest import LIENTHONG, Server, Servers
 from tests.support.axis import ADMIN_TOKEN
 
 
@@ -32,17 +31,7 @@ class AxisSimServer(Server):
             *faults,
         ]
         env = os.environ | {"LIENTHONG_AXIS_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONUNBUFFERED": "1"}
-        stdout = self.logs / f"{self.name}-{self.starts}.stdout"
-        with stdout.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                env=env,
-                cwd=self.logs,
-                preexec_fn=_die_with_parent,
-            )
+        self.popen(command, env)
 
 
 async def start_axis_sim(

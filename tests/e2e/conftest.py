@@ -107,6 +107,10 @@ class Server:
         ]
         env = os.environ | {"LIENTHONG_OPERATOR_TOKEN": OPERATOR_TOKEN, "PYTHONUNBUFFERED": "1"}
         env.pop("LIENTHONG_DATABASE_URL", None)
+        self.popen(command, env)
+
+    def popen(self, command: list[str], env: dict[str, str]) -> None:
+        """Runs the command in the logs directory, its output in this start's log files."""
         stdout = self.logs / f"{self.name}-{self.starts}.stdout"
         with stdout.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
