@@ -193,6 +193,20 @@ class AxisClient:
 
         return await self._http.call(method, target, body, headers, signer)
 
+    async def _pending(self, kind: str, agency: str, limit: int) -> list[Pending]:
+        """What waits for an agency: `packages` or `statuses`."""
+        path = f"/v1/agencies/{agency}/{kind}"
+        _, answer = await self._call("GET", path, query={"limit": limit})
+        return _decode(PendingList, answer).items
+
+    async def _ack(self, kind: str, item_id: str, ack: Ack) -> Acked:
+        """Acknowledges one of the `packages` or `statuses`."""
+        body = msgspec.json.encode(ack)
+        _, answer = await self._call(
+            "POST", f"/v1/{kind}/{item_id}/ack", body=body, content_type=JSON
+        )
+        return _decode(Acked, answer)
+
     async def send_package(self, package: bytes) -> Sent:
         """Sends an edXML package (routed by its From, To and DocumentId); a resend of the same
         DocumentId answers the first package with `created` false."""
@@ -202,9 +216,7 @@ class AxisClient:
     async def pending_packages(self, agency: str, limit: int = 100) -> list[Pending]:
         """Lists the packages waiting for one of this system's agencies, oldest first; the same
         package may show up again (duplicates) or out of order, as on the real axis."""
-        path = f"/v1/agencies/{agency}/packages"
-        _, answer = await self._call("GET", path, query={"limit": limit})
-        return _decode(PendingList, answer).items
+        return await self._pending("packages", agency, limit)
 
     async def fetch_package(self, package_id: str) -> bytes:
         """Fetches the bytes of a package this system sent or may receive."""
@@ -220,10 +232,7 @@ class AxisClient:
     ) -> Acked:
         """Acknowledges a package for one of this system's agencies: `done` once it is safely
         recorded, `fail` with a reason when it is refused; acknowledging again is harmless."""
-        body = msgspec.json.encode(Ack(agency, result, reason))
-        path = f"/v1/packages/{package_id}/ack"
-        _, answer = await self._call("POST", path, body=body, content_type=JSON)
-        return _decode(Acked, answer)
+        return await self._ack("packages", package_id, Ack(agency, result, reason))
 
     async def deliveries(self, package_id: str) -> Deliveries:
         """Shows a package's delivery states (every recipient's to the sender's system)."""
@@ -238,9 +247,7 @@ class AxisClient:
 
     async def pending_statuses(self, agency: str, limit: int = 100) -> list[Pending]:
         """Lists the Status messages waiting for one of this system's agencies, oldest first."""
-        path = f"/v1/agencies/{agency}/statuses"
-        _, answer = await self._call("GET", path, query={"limit": limit})
-        return _decode(PendingList, answer).items
+        return await self._pending("statuses", agency, limit)
 
     async def fetch_status(self, status_id: str) -> bytes:
         """Fetches the bytes of a Status message this system sent or may receive."""
@@ -255,10 +262,7 @@ class AxisClient:
         reason: str | None = None,
     ) -> Acked:
         """Acknowledges a Status message addressed to one of this system's agencies."""
-        body = msgspec.json.encode(Ack(agency, result, reason))
-        path = f"/v1/statuses/{status_id}/ack"
-        _, answer = await self._call("POST", path, body=body, content_type=JSON)
-        return _decode(Acked, answer)
+        return await self._ack("statuses", status_id, Ack(agency, result, reason))
 
     async def register_agencies(self, agencies: Sequence[CatalogueEntry]) -> Registered:
         """Registers this system's agencies in the axis catalogue (idempotent; up to 1000)."""
