@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -147,6 +148,26 @@ def create_tables(engine: Engine, name: str = "evidence") -> None:
             c.execute(tracking.insert().values(name=name, position=0, size=0, updated_at=0.0))
 
 
+class RecentReceipts:
+    """The receipts this process signed last, by (document id, version): the answer to the
+    write that caused them, without reading them back from the table."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._jws: OrderedDict[tuple[str, int], str] = OrderedDict()
+
+    def add(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Keeps committed receipt rows (position, document_id, version, ..., jws)."""
+        for row in rows:
+            self._jws[(row[1], row[2])] = row[-1]
+        while len(self._jws) > self.size:
+            self._jws.popitem(last=False)
+
+    def get(self, document_id: str, version: int) -> str | None:
+        """Returns a receipt signed here lately, else None."""
+        return self._jws.get((document_id, version))
+
+
 class EvidenceProjection:
     """Appends the Merkle leaves, subtrees and receipts of new events."""
 
@@ -163,6 +184,7 @@ class EvidenceProjection:
         self.recorder = recorder
         self.key = key
         self.lock = lock or contextlib.nullcontext()
+        self.recent = RecentReceipts()
 
     def tracked_position(self) -> int:
         """Returns the position the evidence includes."""
@@ -190,18 +212,20 @@ class EvidenceProjection:
                 return row.position, False
             edge = fetch_nodes(c, merkle.pieces(0, row.size))
             frontier = merkle.Frontier(row.size, [edge[p] for p in merkle.pieces(0, row.size)])
-            self._append(c, frontier, notifications)
+            signed = self._append(c, frontier, notifications)
             position = notifications[-1].id
             c.execute(
                 tracking.update()
                 .where(mine)
                 .values(position=position, size=frontier.size, updated_at=time.time())
             )
+        self.recent.add(signed)
         return position, len(notifications) == limit
 
     def _append(
         self, c: Connection, frontier: merkle.Frontier, notifications: Iterable[Notification]
-    ) -> None:
+    ) -> list[tuple[Any, ...]]:
+        """Inserts the leaves, subtrees and receipts of the events; returns the receipts."""
         new_leaves: list[tuple[Any, ...]] = []
         new_nodes: list[tuple[Any, ...]] = []
         new_receipts: list[tuple[Any, ...]] = []
@@ -221,6 +245,7 @@ class EvidenceProjection:
         for table, rows in ((leaves, new_leaves), (nodes, new_nodes), (receipts, new_receipts)):
             if rows:
                 c.exec_driver_sql(_insert_sql(table, c.dialect.paramstyle), rows)
+        return new_receipts
 
     def _receipt(
         self, c: Connection, kind: str, item: dict[str, Any], leaf: bytes, senders: dict[str, str]

@@ -15,7 +15,14 @@ from sqlalchemy.engine import Engine
 
 from adapters import merkle
 from adapters.eventlog import rfc3339
-from adapters.evidence import checkpoints, fetch_nodes, leaves, receipts, tracking
+from adapters.evidence import (
+    RecentReceipts,
+    checkpoints,
+    fetch_nodes,
+    leaves,
+    receipts,
+    tracking,
+)
 from adapters.routerkey import RouterKey
 
 
@@ -31,8 +38,15 @@ def _checkpoint(row: Any) -> dict[str, Any]:
 class SqlEvidence:
     """The evidence tables, read (and checkpoints signed) for the HTTP routes and the bundle."""
 
-    def __init__(self, engine: Engine, key: RouterKey, name: str = "evidence") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        key: RouterKey,
+        name: str = "evidence",
+        recent: RecentReceipts | None = None,
+    ) -> None:
         self.engine = engine
+        self.recent = recent or RecentReceipts(0)
         self.key = key
         self.name = name
 

@@ -184,12 +184,27 @@ axis_queue = sa.Table(
 _MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]")
 
 
-def fold(text: str) -> str:
-    """Returns text as name search compares it: no accents, đ as d, casefolded, single spaces."""
+def folded(text: str) -> str:
+    """The reference of `fold`: decomposes, drops every combining mark, casefolds."""
     bare = _MARKS.sub("", unicodedata.normalize("NFD", text)).replace("đ", "d").replace("Đ", "d")
     if not bare.isascii():
         bare = "".join(c for c in bare if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
+
+
+# The marks of Vietnamese after decomposition: five tones, circumflex, breve and horn.
+_VIETNAMESE_MARKS = "\u0300\u0301\u0303\u0309\u0323\u0302\u0306\u031b"
+
+
+def fold(text: str) -> str:
+    """Returns text as name search compares it: no accents, đ as d, casefolded, single spaces.
+    Vietnamese (and ASCII) text takes the fast way: every character outside ASCII a mark of
+    Vietnamese, dropped by one encode; anything else goes to `folded`."""
+    bare = unicodedata.normalize("NFD", text).replace("đ", "d").replace("Đ", "d")
+    plain = bare.encode("ascii", "ignore")
+    if len(bare) - len(plain) != sum(map(bare.count, _VIETNAMESE_MARKS)):
+        return folded(text)
+    return " ".join(plain.decode().lower().split())
 
 
 def subtree(under: str) -> sa.CTE:

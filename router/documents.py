@@ -136,7 +136,7 @@ async def send(request: web.Request) -> web.Response:
         if document.axis and BRIDGE in request.app:
             request.app[BRIDGE].wake.set()
     # The first event's receipt, for a replay too (None only while the evidence is failing).
-    receipt = await services.call(services.evidence.receipt, str(document.id), 1)
+    receipt = await _receipt(services, str(document.id), 1)
     return json_response(
         {
             "id": str(document.id),
@@ -337,7 +337,7 @@ async def report_status(request: web.Request) -> web.Response:
     held = document.lines_held_by(principal.subject)
     line = next((x for x in held if x.agency == principal.subject), held[0])
     if outcome.recorded:
-        receipt = await services.call(services.evidence.receipt, str(document.id), document.version)
+        receipt = await _receipt(services, str(document.id), document.version)
     else:
         receipt = await services.call(
             services.evidence.status_receipt, str(document.id), line.agency, body.status
@@ -372,7 +372,7 @@ async def revoke(request: web.Request) -> web.Response:
     )
     services.metrics.revocations.inc()
     document: Document = outcome.aggregate
-    receipt = await services.call(services.evidence.receipt, str(document.id), document.version)
+    receipt = await _receipt(services, str(document.id), document.version)
     return json_response(
         {
             "id": str(document.id),
@@ -384,6 +384,13 @@ async def revoke(request: web.Request) -> web.Response:
             ],
             "receipt": receipt,
         }
+    )
+
+
+async def _receipt(services: Services, document_id: str, version: int) -> str | None:
+    """The receipt of a document's event: the one this process just signed, else the stored one."""
+    return services.evidence.recent.get(document_id, version) or await services.call(
+        services.evidence.receipt, document_id, version
     )
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import msgspec
 import structlog
 
-access = structlog.stdlib.get_logger("lienthong.access")
+# Replaced by `configure`: the access line of every call skips the standard library's logging
+# (a fifth of its cost) and is rendered and written by structlog alone, in the same shape.
+access: Any = structlog.stdlib.get_logger("lienthong.access")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -24,13 +27,19 @@ def _serialize(event: dict[str, Any], **_: Any) -> str:
     return _encode(event).decode()
 
 
+def _access_name(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event["logger"] = "lienthong.access"
+    return event
+
+
 def configure(log_format: str = "json", level: int = logging.INFO) -> None:
     """Routes structlog and `logging` to stderr, as JSON lines or (console) for people."""
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        stamp,
     ]
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
@@ -50,6 +59,19 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
+    )
+    global access
+    access = structlog.wrap_logger(
+        structlog.PrintLogger(sys.stderr),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _access_name,
+            stamp,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

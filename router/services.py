@@ -150,7 +150,7 @@ def build_services(config: Config) -> Services:
         blobs=blobs,
         runner=runner,
         writer=writer,
-        evidence=SqlEvidence(views.engine, key),
+        evidence=SqlEvidence(views.engine, key, recent=evidence.recent),
         evidence_runner=evidence_runner,
         auth=Authenticator(views, config, executor, metrics),
         executor=executor,
