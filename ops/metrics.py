@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Children:
+    """A metric family's labelled children, each looked up once (the label values are bounded:
+    route templates, statuses, agency codes from the directory)."""
+
+    def __init__(self, family: Any) -> None:
+        self.family = family
+        self._made: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        """Returns the child of these label values."""
+        child = self._made.get(values)
+        if child is None:
+            child = self._made[values] = self.family.labels(*values)
+        return child
 
 
 class Metrics:
@@ -162,6 +179,10 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.requests_by = Children(self.http_requests)
+        self.duration_by = Children(self.http_duration)
+        self.sent_by = Children(self.documents_sent)
+        self.received_by = Children(self.documents_received)
 
     def set_overdue(self, counts: dict[str, int]) -> None:
         """Sets the overdue gauge; agencies no longer overdue go to 0 (in multiprocess mode a

@@ -77,13 +77,14 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         seconds = time.perf_counter() - started
         metrics = request.app[SERVICES].metrics
         route = route_template(request)
-        metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_duration.labels(request.method, route, f"{status // 100}xx").observe(seconds)
+        metrics.requests_by(request.method, route, str(status)).inc()
+        metrics.duration_by(request.method, route, f"{status // 100}xx").observe(seconds)
         if status in BAD_REQUEST_REASONS:
             metrics.bad_requests.labels(BAD_REQUEST_REASONS[status]).inc()
         principal = request.get(PRINCIPAL)
         logs.access.info(
             "request",
+            request_id=request_id,
             method=request.method,
             route=route,
             status=status,

@@ -159,11 +159,9 @@ def _count_sent(services: Services, document: Document) -> None:
     entry = services.exchange.directory.lookup([sender]).get(sender)
     tier = entry.tier.value if entry else "unknown"
     for route in sorted({line.route.value for line in document.recipients.values()}):
-        metrics.documents_sent.labels(sender, tier, route).inc()
+        metrics.sent_by(sender, tier, route).inc()
     for line in document.recipients.values():
-        metrics.documents_received.labels(
-            line.agency, line.tier or "unknown", line.route.value
-        ).inc()
+        metrics.received_by(line.agency, line.tier or "unknown", line.route.value).inc()
 
 
 def addressed(

@@ -63,8 +63,8 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> None:
     global access
     access = structlog.wrap_logger(
         structlog.PrintLogger(sys.stderr),
+        # The request id comes with the call: no context variables to merge.
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             _access_name,
             stamp,
