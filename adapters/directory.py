@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from adapters.sql import run
 from adapters.views import agencies, certificates, meta, subtree
 from domain.codes import AgencyStatus, Tier
 from domain.directory import DirectoryEntry
@@ -23,7 +24,6 @@ _ENTRY = (
     agencies.c.signature_required,
 )
 _BY_CODES = sa.select(*_ENTRY).where(agencies.c.code.in_(sa.bindparam("codes", expanding=True)))
-_VERSION = sa.select(meta.c.value).where(meta.c.key == "directory")
 
 
 def _entry(row: Any) -> DirectoryEntry:
@@ -54,7 +54,8 @@ class SqlDirectory:
     def refresh(self) -> None:
         """Forgets what was cached if any directory event was projected since."""
         with self.engine.connect() as c:
-            version = c.execute(_VERSION).scalar()
+            rows = run(c, f"SELECT value FROM {meta.name} WHERE key = 'directory'")
+        version = rows[0][0] if rows else None
         if version != self._version:
             self._entries.clear()
             self._version = version

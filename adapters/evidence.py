@@ -27,6 +27,7 @@ from adapters import merkle
 from adapters.canonical import decode_without_floats, encode_sorted, may_sort_differently
 from adapters.eventlog import event_item
 from adapters.routerkey import RouterKey
+from adapters.sql import claim_tracking, read_tracking, run
 
 metadata = sa.MetaData()
 
@@ -118,15 +119,14 @@ def fetch_nodes(c: Connection, wanted: Iterable[merkle.Node]) -> dict[merkle.Nod
     found: dict[merkle.Node, bytes] = {}
     at_leaves = [i for level, i in wanted if level == 0]
     if at_leaves:
-        rows = c.execute(
-            sa.select(leaves.c.leaf_index, leaves.c.hash).where(leaves.c.leaf_index.in_(at_leaves))
-        )
-        found.update({(0, r.leaf_index): bytes(r.hash) for r in rows})
+        marks = ", ".join("?" for _ in at_leaves)
+        sql = f"SELECT leaf_index, hash FROM {leaves.name} WHERE leaf_index IN ({marks})"
+        found.update({(0, i): bytes(h) for i, h in run(c, sql, at_leaves)})
     above = [(level, i) for level, i in wanted if level > 0]
     if above:
-        key = sa.tuple_(nodes.c.level, nodes.c.idx)
-        rows = c.execute(sa.select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(key.in_(above)))
-        found.update({(r.level, r.idx): bytes(r.hash) for r in rows})
+        pairs = ", ".join("(?, ?)" for _ in above)
+        sql = f"SELECT level, idx, hash FROM {nodes.name} WHERE (level, idx) IN (VALUES {pairs})"
+        found.update({(lv, i): bytes(h) for lv, i, h in run(c, sql, [x for n in above for x in n])})
     return found
 
 
@@ -185,15 +185,12 @@ class EvidenceProjection:
         self.key = key
         self.lock = lock or contextlib.nullcontext()
         self.recent = RecentReceipts()
+        self._edge: tuple[int, list[bytes]] = (-1, [])
 
     def tracked_position(self) -> int:
         """Returns the position the evidence includes."""
         with self.engine.connect() as c:
-            return int(
-                c.execute(
-                    sa.select(tracking.c.position).where(tracking.c.name == self.name)
-                ).scalar_one()
-            )
+            return int(read_tracking(c, tracking.name, self.name, "position")[0])
 
     def run_once(self, limit: int = 1000, *, checked: bool = True) -> tuple[int, bool]:
         """Appends up to limit next events in one transaction; returns the position reached and
@@ -204,23 +201,29 @@ class EvidenceProjection:
                 return tracked, False
         with self.lock, self.engine.begin() as c:
             # The tracking row is written first: it locks out other processes' projections.
-            mine = tracking.c.name == self.name
-            c.execute(tracking.update().where(mine).values(updated_at=time.time()))
-            row = c.execute(sa.select(tracking.c.position, tracking.c.size).where(mine)).one()
-            notifications = self.recorder.select_notifications(start=row.position + 1, limit=limit)
+            tracked, size = claim_tracking(c, tracking.name, self.name, "position, size")
+            notifications = self.recorder.select_notifications(start=tracked + 1, limit=limit)
             if not notifications:
-                return row.position, False
-            edge = fetch_nodes(c, merkle.pieces(0, row.size))
-            frontier = merkle.Frontier(row.size, [edge[p] for p in merkle.pieces(0, row.size)])
+                return tracked, False
+            frontier = self._frontier_at(c, size)
             signed = self._append(c, frontier, notifications)
             position = notifications[-1].id
-            c.execute(
-                tracking.update()
-                .where(mine)
-                .values(position=position, size=frontier.size, updated_at=time.time())
+            run(
+                c,
+                f"UPDATE {tracking.name} SET position = ?, size = ?, updated_at = ? WHERE name = ?",
+                (position, frontier.size, time.time(), self.name),
             )
         self.recent.add(signed)
+        self._edge = (frontier.size, list(frontier.edge))
         return position, len(notifications) == limit
+
+    def _frontier_at(self, c: Connection, size: int) -> merkle.Frontier:
+        """The right edge of the tree of this size: kept from this process's last append, else
+        read from the stored subtrees (another process appended since)."""
+        if self._edge[0] == size:
+            return merkle.Frontier(size, list(self._edge[1]))
+        edge = fetch_nodes(c, merkle.pieces(0, size))
+        return merkle.Frontier(size, [edge[p] for p in merkle.pieces(0, size)])
 
     def _append(
         self, c: Connection, frontier: merkle.Frontier, notifications: Iterable[Notification]

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters import views as v
 from adapters.eventlog import rfc3339
+from adapters.sql import claim_tracking, read_tracking, run
 from domain.agency import Agency, Auditor
 from domain.codes import FORWARDED, PARKED, QUEUED, Route, national_document_id
 from domain.directory import vietnam_day
@@ -138,11 +139,7 @@ class ExchangeProjection:
     def tracked_position(self) -> int:
         """Returns the position the views include."""
         with self.engine.connect() as c:
-            return int(
-                c.execute(
-                    sa.select(v.tracking.c.position).where(v.tracking.c.name == self.name)
-                ).scalar_one()
-            )
+            return int(read_tracking(c, v.tracking.name, self.name, "position")[0])
 
     def run_once(self, limit: int = 1000, *, checked: bool = True) -> tuple[int, bool]:
         """Projects up to limit next events in one transaction.
@@ -157,19 +154,17 @@ class ExchangeProjection:
         with self.lock, self.engine.begin() as c:
             # Writing the tracking row first takes the lock (a row lock in PostgreSQL, the
             # write lock in SQLite), so concurrent runners apply each event exactly once.
-            mine = v.tracking.c.name == self.name
-            c.execute(v.tracking.update().where(mine).values(updated_at=time.time()))
-            position = c.execute(sa.select(v.tracking.c.position).where(mine)).scalar_one()
+            (position,) = claim_tracking(c, v.tracking.name, self.name, "position")
             notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
             if not notifications:
                 return position, False
             to_domain_event = self.mapper.to_domain_event
             self.apply(c, ((n.id, to_domain_event(n)) for n in notifications))
             position = notifications[-1].id
-            c.execute(
-                v.tracking.update()
-                .where(v.tracking.c.name == self.name)
-                .values(position=position, updated_at=time.time())
+            run(
+                c,
+                f"UPDATE {v.tracking.name} SET position = ?, updated_at = ? WHERE name = ?",
+                (position, time.time(), self.name),
             )
         return position, len(notifications) == limit
 
