@@ -333,11 +333,15 @@ class Views:
         under: str | None = None,
         q: str | None = None,
         after: str | None = None,
+        remote: bool | None = None,
         limit: int,
     ) -> list[dict[str, Any]]:
         """Lists agencies in code order after a code: of a tier, children of a parent, anywhere
-        below `under`, with every word of `q` in their name (accents and case aside)."""
+        below `under`, with every word of `q` in their name (accents and case aside), only the
+        remote or only the local ones."""
         query = sa.select(agencies).order_by(agencies.c.code).limit(limit)
+        if remote is not None:
+            query = query.where(agencies.c.remote == remote)
         if tier:
             query = query.where(agencies.c.tier == tier)
         if parent:

@@ -31,6 +31,7 @@ from adapters.axis.errors import AxisError, AxisPermanent, AxisTransient
 from adapters.axis.wire import CatalogueEntry
 from adapters.edxml.mapping import (
     ApiAttachment,
+    answered,
     document_from_package,
     package_from_document,
     stored_document,
@@ -166,19 +167,16 @@ class AxisBridge:
         version = await self.services.call(views.directory_version)
         if version == self._announced:
             return
-        entries = [
-            CatalogueEntry(r["code"], r["name"], r["tier"])
-            for r in await self._agencies()
-            if not r["remote"]
-        ]
+        entries = [CatalogueEntry(r["code"], r["name"], r["tier"]) for r in await self._local()]
         for start in range(0, len(entries), 1000):
             await self.client.register_agencies(entries[start : start + 1000])
         self._announced = version
 
-    async def _agencies(self) -> list[dict[str, Any]]:
+    async def _local(self) -> list[dict[str, Any]]:
+        """The province's own agencies (not those reached over the axis)."""
         views = self.services.views
         rows: list[dict[str, Any]] = await self.services.call(
-            lambda: views.agencies(limit=1_000_000)
+            lambda: views.agencies(remote=False, limit=1_000_000)
         )
         return rows
 
@@ -283,10 +281,12 @@ class AxisBridge:
         )
         to = [r["agency"] for r in document["recipients"] if r["route"] == "axis"]
         api = stored_document(document, to, attachments)
+        replied = document["in_reply_to"] and self.services.views.document(document["in_reply_to"])
         package = package_from_document(
             api,
             document_id=row["national_id"],
             names=self._names([api.sender, *api.to]),
+            response_for=[answered(replied)] if replied else [],
             sent_at=datetime.fromisoformat(document["sent_at"]),
         )
         if revoking:
@@ -330,7 +330,7 @@ class AxisBridge:
         failed call costs only its own item (or agency): the rest of the round goes on, and
         what was not acknowledged is offered again at the next round."""
         started = time.monotonic()
-        for code in [r["code"] for r in await self._agencies() if not r["remote"]]:
+        for code in [r["code"] for r in await self._local()]:
             try:
                 packages = await self.client.pending_packages(code)
             except AxisTransient as e:

@@ -7,7 +7,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from uuid import UUID
@@ -20,7 +20,6 @@ from adapters.edxml import (
     ApiAttachment,
     EdxmlError,
     Package,
-    ResponseFor,
     SignatureCheck,
     StatusMessage,
     build_package,
@@ -28,10 +27,9 @@ from adapters.edxml import (
     package_from_document,
     parse,
 )
-from adapters.edxml.mapping import stored_document
+from adapters.edxml.mapping import answered, stored_document
 from adapters.edxml.xmlsafe import MAX_BYTES
 from adapters.eventlog import EventLog, rfc3339
-from domain.codes import national_document_id
 from router.config import Config
 
 
@@ -144,25 +142,6 @@ def _sent(events: EventLog, stream: UUID) -> tuple[dict[str, Any], datetime] | N
     return None
 
 
-def _answered(events: EventLog, in_reply_to: str | None) -> list[ResponseFor]:
-    if not in_reply_to:
-        return []
-    found = _sent(events, UUID(in_reply_to))
-    if found is None:
-        return []
-    data = found[0]
-    return [
-        ResponseFor(
-            document_id=national_document_id(
-                data["sender"], data["promulgated_on"], data["code_number"], data["code_notation"]
-            ),
-            organ_id=data["sender"],
-            code=f"{data['code_number']}/{data['code_notation']}",
-            promulgated_on=date.fromisoformat(data["promulgated_on"]),
-        )
-    ]
-
-
 def export_document(args: argparse.Namespace, config: Config) -> None:
     """Prints a stored document as an edXML package, signed when given a key and certificate."""
     from router.services import open_exchange
@@ -200,7 +179,9 @@ def export_document(args: argparse.Namespace, config: Config) -> None:
         package = package_from_document(
             document,
             names=names,
-            response_for=_answered(events, data["in_reply_to"]),
+            response_for=[answered(replied)]
+            if data["in_reply_to"] and (replied := views.document(data["in_reply_to"]))
+            else [],
             sent_at=sent_at,
         )
         sys.stdout.buffer.write(build_package(package, key, certs))

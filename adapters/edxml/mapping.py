@@ -164,6 +164,25 @@ def document_from_package(
     )
 
 
+def answered(document: Mapping[str, Any]) -> ResponseFor:
+    """The ResponseFor of a reply: names the stored document it answers (a row of the views or
+    the data of its event) by its national id, as the axis gave it for a document from outside,
+    else built from its sender, date, number and notation."""
+    axis = document.get("axis") or {}
+    return ResponseFor(
+        document_id=axis.get("national_id")
+        or national_document_id(
+            document["sender"],
+            document["promulgated_on"],
+            document["code_number"],
+            document["code_notation"],
+        ),
+        organ_id=document["sender"],
+        code=f"{document['code_number']}/{document['code_notation']}",
+        promulgated_on=date.fromisoformat(document["promulgated_on"]),
+    )
+
+
 def package_from_document(
     document: ApiDocument,
     base: Package | None = None,

@@ -14,8 +14,11 @@ from uuid import UUID
 
 import pytest
 
+from adapters.axis.client import AxisClient
+from adapters.edxml.package import parse_package
 from domain.commands import ReceiveFromAxis, RecordAxisAttempt, ReportStatus
 from router.app import create_app
+from router.axis_bridge import AxisBridge
 from router.cli import main
 from router.config import Config
 from router.services import SERVICES, Services
@@ -194,3 +197,43 @@ async def test_the_cli_lists_parks_and_retries_on_the_store(
     assert [i["id"] for i in body["items"]] == [item]
     with pytest.raises(SystemExit, match="only a parked item can be retried"):
         await loop.run_in_executor(None, cli, "retry", item)
+
+
+async def test_a_reply_to_a_document_from_outside_names_it_on_the_way_out(api: Api) -> None:
+    await api.province()
+    national = "000.00.00.G22,2026/11/24,7816/VPCP-TTĐT"
+    received = await services(api).writer.execute(
+        ReceiveFromAxis(
+            national_id=national,
+            business_type=0,
+            sender=REMOTE_MINISTRY,
+            sender_name="Văn phòng Chính phủ",
+            to=[COMMUNE],
+            code_number="7816",
+            code_notation="VPCP-TTĐT",
+            document_type="cong-van",
+            subject="Về việc kết nối trục liên thông",
+            promulgated_on="2026-11-24",
+            place="Hà Nội",
+            priority="normal",
+            edxml={},
+        )
+    )
+    original = str(received.aggregate.id)
+    status, reply = await api.send(COMMUNE, [REMOTE_MINISTRY], in_reply_to=original)
+    assert status == 201, reply
+    status, plain = await api.send(COMMUNE, [REMOTE_MINISTRY], external_id="not-a-reply")
+    assert status == 201, plain
+    bridge = AxisBridge(services(api), AxisClient("http://127.0.0.1:9", "H41", "unused"))
+    answered = {}
+    for sent in (reply, plain):
+        row = services(api).views.axis_item(sent["id"], "document")
+        assert row is not None
+        package = parse_package(bridge._package_bytes(row), [])
+        answered[sent["id"]] = [
+            (r.document_id, r.organ_id, r.code, str(r.promulgated_on)) for r in package.response_for
+        ]
+    assert answered == {
+        reply["id"]: [(national, REMOTE_MINISTRY, "7816/VPCP-TTĐT", "2026-11-24")],
+        plain["id"]: [],
+    }
