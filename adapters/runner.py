@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -44,6 +45,7 @@ class ProjectionRunner:
         self.position = 0
         self.healthy = True
         self._lock = threading.Lock()
+        self._ran_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="projection", daemon=True)
 
@@ -76,10 +78,14 @@ class ProjectionRunner:
                 log.exception("projection failed; it will be retried")
                 return False
             self.healthy = True
+            self._ran_at = time.monotonic()
             if self.on_progress:
                 self.on_progress(self.position)
             return True
 
     def _poll(self) -> None:
+        # A catch-up by the writer's side within the interval read every commit up to then, this
+        # process's and others': polling now would only split its next batch.
         while not self._stop.wait(self.poll_interval):
-            self.catch_up()
+            if time.monotonic() - self._ran_at >= self.poll_interval:
+                self.catch_up()
