@@ -77,7 +77,14 @@ class Leaves:
             stamp = data.pop("timestamp")
             for key in _HIDDEN:
                 data.pop(key, None)
-        item = _Item(data, position, recorded_at(stamp), _stream(originator_id), topic, version)
+        # A 36-character text (PostgreSQL's uuid as text) stands as it is: if it is not the
+        # canonical form `_stream` would give, the text differs from any recorded leaf's.
+        stream = (
+            originator_id
+            if originator_id.__class__ is str and len(originator_id) == 36
+            else _stream(originator_id)
+        )
+        item = _Item(data, position, recorded_at(stamp), stream, topic, version)
         return _encode_sorted(item)
 
 

@@ -15,7 +15,7 @@ from adapters.evidence import canonical_item
 from adapters.leafhash import Leaves
 
 STAMP = "2026-11-24T08:00:00.123456Z"
-STREAM = uuid.UUID(int=7).hex
+STREAM = uuid.UUID("7d444840-9dc0-11d1-b245-5ffdce74fad2").hex
 
 _keys = st.text(max_size=8).filter(lambda k: k not in ("timestamp", "originator_topic"))
 _scalars = (
@@ -120,3 +120,19 @@ def test_hidden_fields_and_the_timestamp_are_left_out_whatever_the_shape() -> No
         fast, exact = _both(leaves, stored, "AgencyRegistered")
         assert fast == exact
         assert set(msgspec.json.decode(fast)["data"]) <= {"code", "added"}
+
+
+def test_a_stream_read_as_text_stands_only_in_its_canonical_form() -> None:
+    leaves, stored, dashed = Leaves(), _stored({"code": "X"}), str(uuid.UUID(STREAM))
+    for stream in (STREAM, uuid.UUID(STREAM), dashed):
+        assert _both_with(leaves, stream, stored)[0] == _both_with(leaves, stream, stored)[1]
+    fast, exact = _both_with(leaves, dashed.upper(), stored)
+    assert fast != exact
+    assert fast.replace(dashed.upper().encode(), dashed.encode()) == exact
+
+
+def _both_with(leaves: Leaves, stream: Any, stored: bytes) -> tuple[bytes, bytes]:
+    return (
+        leaves.leaf(1, stream, 1, "AgencyRegistered", stored),
+        canonical_item(1, stream, 1, "AgencyRegistered", stored)[1],
+    )
