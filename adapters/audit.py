@@ -7,6 +7,9 @@ difference is named by position: an event whose content changed (altered, or two
 missing from where its leaf says it was (deleted), one the history never had (inserted), or, if
 the evidence tables were rewritten to match, the checkpoint whose signed root no longer holds.
 Leaves are computed by one process per core over ranges of positions; this one walks the tree.
+The workers hash a fast text of each event (`adapters.leafhash`: always a JSON text of the item,
+the canonical one for what this router writes); wherever a hash differs from the recorded leaf,
+this process recomputes it from the canonical text before it names a difference.
 """
 
 from __future__ import annotations
@@ -141,7 +144,8 @@ def _recomputed(
         batch = differ[start : start + EXACT_BATCH]
         exact = exact_leaves(source, [positions[i] for i in batch])
         for i in batch:
-            patched[32 * i : 32 * i + 32] = exact.get(positions[i], b"")
+            # A row gone since the first read keeps its fast hash (which differs already).
+            patched[32 * i : 32 * i + 32] = exact.get(positions[i], hashes[32 * i : 32 * i + 32])
         if any(patched[32 * i : 32 * i + 32] != stored[32 * i : 32 * i + 32] for i in batch):
             break
     return bytes(patched)

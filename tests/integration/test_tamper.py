@@ -273,3 +273,21 @@ async def test_a_duplicate_key_that_changes_a_value_is_named_as_an_alteration(
                     assert "altered" in failure
     finally:
         table.close()
+
+
+async def test_an_alteration_after_a_state_in_another_text_is_named_at_its_position(
+    api: Api, store_config: Config
+) -> None:
+    services = await _history(api)
+    head = await services.call(services.events.max_position)
+    table = Table(store_config, services)
+    try:
+        other = json.dumps(msgspec.json.decode(bytes(table.row(2)[3])), indent=1).encode()
+        with rewritten(table, 2, other), altered(table, head // 2):
+            for workers in (1, 2):
+                failure, position = await _verify(store_config, workers)
+                assert position == head // 2, (workers, failure)
+                assert failure is not None
+                assert "altered" in failure
+    finally:
+        table.close()
