@@ -3,10 +3,11 @@ for the states this router writes, byte for byte the RFC 8785 one.
 
 `canonical_item` (adapters/evidence.py) decodes a state into Python objects, builds the item and
 encodes it with sorted keys (or through the reference implementation): exact, and most of the
-cost of `audit verify`. Here a state is decoded into a msgspec Struct learnt from its event
-type's fields, every field a `msgspec.Raw` (its JSON text kept as stored, not decoded) except
-those that held an object or array (decoded, so that the encoder sorts their keys); the hidden
-fields are set to UNSET so the encoder leaves them out. The result always is a JSON text whose
+cost of `audit verify`. Here a state is decoded into a msgspec Struct learnt from the first
+state of its shape (event type and set of fields): a field that held a string, an integer or a
+boolean is a `msgspec.Raw` (its JSON text kept as stored, not decoded), any other is decoded (so
+that the encoder sorts the keys of its objects); the hidden fields are set to UNSET so that the
+encoder leaves them out. The result always is a JSON text whose
 value is the item `canonical_item` builds (the same fields, the values as stored, duplicate keys
 resolved the same way), but not always the canonical text of it: a number or escape stored in
 another form stays in that form. So the caller compares its hash with the recorded leaf and, on
