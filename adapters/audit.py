@@ -103,7 +103,8 @@ def leaves_of(source: Source, after: int, upto: int | None) -> tuple[list[int], 
             text = leaf(*row)
         except (ValueError, TypeError, KeyError, AttributeError):
             # A row the fast path cannot read: the exact path reads it, or raises as it would.
-            _, text = canonical_item(*row[:4], bytes(row[4]))
+            position, originator_id, version, topic, state = row
+            _, text = canonical_item(position, originator_id, version, topic, bytes(state))
         hashes.append(sha256(b"\x00" + text).digest())
     return positions, b"".join(hashes)
 
