@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from cryptography import x509
@@ -91,34 +91,57 @@ def _rows(
         yield from cursor
 
 
-def leaves_of(source: Source, after: int, upto: int | None) -> tuple[list[int], bytes]:
-    """Returns the positions after..upto and their leaf hashes, concatenated, from texts that
-    are faithful but not necessarily canonical (`adapters.leafhash`): each hash that differs
-    from the recorded leaf is to be recomputed by `exact_leaves` before it is trusted."""
-    positions, hashes = [], []
+class Chunk(NamedTuple):
+    """Positions in commit order, their leaf hashes concatenated, and the rows that cannot be
+    read as events (position: why; their hashes are placeholders)."""
+
+    positions: list[int]
+    hashes: bytes
+    unreadable: dict[int, str]
+
+
+_READ_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+_PLACEHOLDER = bytes(32)
+
+
+def leaves_of(source: Source, after: int, upto: int | None) -> Chunk:
+    """Returns the events after..upto with their leaf hashes, from texts that are faithful but
+    not necessarily canonical (`adapters.leafhash`): each hash that differs from the recorded
+    leaf is to be recomputed by `exact_leaves` before it is trusted."""
+    positions, hashes, unreadable = [], [], {}
     sha256, leaf = hashlib.sha256, Leaves().leaf
     for row in _rows(source, after, upto):
         positions.append(row[0])
         try:
-            text = leaf(*row)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            # A row the fast path cannot read: the exact path reads it, or raises as it would.
-            position, originator_id, version, topic, state = row
-            _, text = canonical_item(position, originator_id, version, topic, bytes(state))
-        hashes.append(sha256(b"\x00" + text).digest())
-    return positions, b"".join(hashes)
+            hashes.append(sha256(b"\x00" + leaf(*row)).digest())
+        except _READ_ERRORS:
+            # A row the fast path cannot read: the exact path decides.
+            exact = _exact(row)
+            if isinstance(exact, str):
+                unreadable[row[0]], exact = exact, _PLACEHOLDER
+            hashes.append(exact)
+    return Chunk(positions, b"".join(hashes), unreadable)
 
 
-def exact_leaves(source: Source, positions: list[int]) -> dict[int, bytes]:
-    """Returns the leaf hashes of the events at these positions, from their canonical texts."""
-    found = {}
-    for position, originator_id, version, topic, state in _rows(source, 0, None, positions):
+def _exact(row: tuple[Any, ...]) -> bytes | str:
+    """Returns the leaf hash of a row from its canonical text, or why it is no event."""
+    position, originator_id, version, topic, state = row
+    try:
         _, encoded = canonical_item(position, originator_id, version, topic, bytes(state))
-        found[position] = hashlib.sha256(b"\x00" + encoded).digest()
-    return found
+    except _READ_ERRORS as e:
+        return f"{type(e).__name__}: {e}"
+    return hashlib.sha256(b"\x00" + encoded).digest()
 
 
-def _computed(source: Source, head: int, workers: int) -> Iterator[tuple[list[int], bytes]]:
+def exact_leaves(source: Source, positions: list[int]) -> dict[int, bytes | str]:
+    """Returns the leaf hashes of the events at these positions from their canonical texts (or
+    why a row is no event)."""
+    if not positions:
+        return {}
+    return {row[0]: _exact(row) for row in _rows(source, 0, None, positions)}
+
+
+def _computed(source: Source, head: int, workers: int) -> Iterator[Chunk]:
     """Yields chunks of (positions, leaf hashes) of every event in commit order, computed by
     `workers` processes; then the rows above the head read at the start."""
     bounds = [(a, min(a + CHUNK, head)) for a in range(0, head, CHUNK)]
@@ -131,28 +154,31 @@ def _computed(source: Source, head: int, workers: int) -> Iterator[tuple[list[in
     yield leaves_of(source, head, None)
 
 
-def _recomputed(
-    source: Source, positions: list[int], hashes: bytes, stored_positions: list[int], stored: bytes
-) -> bytes:
-    """Returns the chunk's hashes with every one that differs from its recorded leaf (before
-    the first position that differs) recomputed on the exact path, in batches, up to the first
-    batch that still differs."""
+def _recomputed(source: Source, chunk: Chunk, stored_positions: list[int], stored: bytes) -> Chunk:
+    """Returns the chunk with every hash that differs from its recorded leaf (before the first
+    position that differs) recomputed on the exact path, in batches, up to the first batch that
+    still differs."""
+    positions, hashes = chunk.positions, chunk.hashes
     differ = []
     for i, position in enumerate(stored_positions):
         if i >= len(positions) or positions[i] != position:
             break
         if hashes[32 * i : 32 * i + 32] != stored[32 * i : 32 * i + 32]:
             differ.append(i)
-    patched = bytearray(hashes)
+    patched, unreadable = bytearray(hashes), dict(chunk.unreadable)
     for start in range(0, len(differ), EXACT_BATCH):
-        batch = differ[start : start + EXACT_BATCH]
+        batch = [i for i in differ[start : start + EXACT_BATCH] if positions[i] not in unreadable]
         exact = exact_leaves(source, [positions[i] for i in batch])
         for i in batch:
             # A row gone since the first read keeps its fast hash (which differs already).
-            patched[32 * i : 32 * i + 32] = exact.get(positions[i], hashes[32 * i : 32 * i + 32])
+            found = exact.get(positions[i], hashes[32 * i : 32 * i + 32])
+            if isinstance(found, str):
+                unreadable[positions[i]] = found
+            else:
+                patched[32 * i : 32 * i + 32] = found
         if any(patched[32 * i : 32 * i + 32] != stored[32 * i : 32 * i + 32] for i in batch):
             break
-    return bytes(patched)
+    return Chunk(positions, bytes(patched), unreadable)
 
 
 Take = Callable[[int], tuple[list[int], bytes]]
@@ -211,16 +237,18 @@ def verify(
             outcome.failure = failure
             return outcome
     walk = _Walk(recorded.checkpoints)
-    for positions, hashes in _computed(source, head, workers or os.cpu_count() or 1):
+    for chunk in _computed(source, head, workers or os.cpu_count() or 1):
+        positions = chunk.positions
         stored_positions, stored_hashes = recorded.take(len(positions))
-        if not hashes.startswith(stored_hashes):
-            hashes = _recomputed(source, positions, hashes, stored_positions, stored_hashes)
-        if positions[: len(stored_positions)] != stored_positions or not hashes.startswith(
-            stored_hashes
+        if chunk.unreadable or not chunk.hashes.startswith(stored_hashes):
+            chunk = _recomputed(source, chunk, stored_positions, stored_hashes)
+        covered = positions[: len(stored_positions)]
+        if (
+            covered != stored_positions
+            or not chunk.hashes.startswith(stored_hashes)
+            or any(p in chunk.unreadable for p in covered)
         ):
-            return _difference(
-                outcome, walk.frontier.size, positions, hashes, stored_positions, stored_hashes
-            )
+            return _difference(outcome, walk.frontier.size, chunk, stored_positions, stored_hashes)
         outcome.events += len(positions)
         outcome.uncovered += len(positions) - len(stored_positions)
         failure = walk.extend(stored_hashes)
@@ -261,12 +289,12 @@ def _cpu() -> float:
 def _difference(
     outcome: Outcome,
     first_index: int,
-    positions: list[int],
-    hashes: bytes,
+    chunk: Chunk,
     stored_positions: list[int],
     stored_hashes: bytes,
 ) -> Outcome:
     """Names the first event of a chunk that differs from the recorded leaves."""
+    positions, hashes = chunk.positions, chunk.hashes
     for i, stored in enumerate(stored_positions):
         index = first_index + i
         if i >= len(positions) or positions[i] > stored:
@@ -277,6 +305,12 @@ def _difference(
             why = (
                 f"the event at position {position} is not in the recorded history (leaf {index} "
                 f"is position {stored}): an event was inserted"
+            )
+            return _fail(outcome, position, why)
+        if position in chunk.unreadable:
+            why = (
+                f"the event at position {position} (leaf {index}) cannot be read as an event "
+                f"({chunk.unreadable[position]}): altered"
             )
             return _fail(outcome, position, why)
         if hashes[32 * i : 32 * i + 32] != stored_hashes[32 * i : 32 * i + 32]:

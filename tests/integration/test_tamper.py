@@ -291,3 +291,24 @@ async def test_an_alteration_after_a_state_in_another_text_is_named_at_its_posit
                 assert "altered" in failure
     finally:
         table.close()
+
+
+async def test_a_state_that_is_no_event_is_named_as_an_alteration(
+    api: Api, store_config: Config
+) -> None:
+    services = await _history(api)
+    head = await services.call(services.events.max_position)
+    table = Table(store_config, services)
+    try:
+        for p in (2, head // 2, head - 2):
+            stored = bytes(table.row(p)[3])
+            for state in (b"not JSON", b"[1, 2]", stored.replace(b'"timestamp"', b'"stamp"')):
+                with rewritten(table, p, state):
+                    for workers in (1, 2):
+                        failure, position = await _verify(store_config, workers)
+                        assert position == p, (p, state, workers, failure)
+                        assert failure is not None
+                        assert "cannot be read as an event" in failure
+                        assert "altered" in failure
+    finally:
+        table.close()
