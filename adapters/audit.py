@@ -7,45 +7,29 @@ difference is named by position: an event whose content changed (altered, or two
 missing from where its leaf says it was (deleted), one the history never had (inserted), or, if
 the evidence tables were rewritten to match, the checkpoint whose signed root no longer holds.
 Leaves are computed by one process per core over ranges of positions; this one walks the tree.
-The workers hash a fast text of each event (`adapters.leafhash`: always a JSON text of the item,
-the canonical one for what this router writes); wherever a hash differs from the recorded leaf,
-this process recomputes it from the canonical text before it names a difference.
+The workers hash a fast text of each event (`adapters.auditread`, `adapters.leafhash`: always a
+JSON text of the item, the canonical one for what this router writes); wherever a hash differs
+from the recorded leaf, this process recomputes it from the canonical text before it names a
+difference.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import psycopg
 from cryptography import x509
 
 from adapters import merkle
-from adapters.evidence import canonical_item
-from adapters.leafhash import Leaves
+from adapters.auditread import Chunk, Source, leaves_of, recomputed
 from adapters.routerkey import BadSignature, verify_jws
 
 CHUNK = 25_000
-# Events recomputed on the exact path per query, where the fast texts differ from the leaves.
-EXACT_BATCH = 500
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where the events table is: a SQLite file or a PostgreSQL database, and its names."""
-
-    sqlite_path: Path | None
-    database_url: str | None
-    table: str
-    position: str
 
 
 @dataclass
@@ -64,83 +48,6 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _rows(
-    source: Source, after: int, upto: int | None, only: list[int] | None = None
-) -> Iterator[tuple[Any, ...]]:
-    bound = "" if upto is None else f" AND {source.position} <= {int(upto)}"
-    if only is not None:
-        bound += f" AND {source.position} IN ({','.join(str(int(p)) for p in only)})"
-    # PostgreSQL's text of a uuid is the events API's stream: no UUID object on either side.
-    stream = "originator_id" if source.sqlite_path is not None else "originator_id::text"
-    sql = (
-        f"SELECT {source.position}, {stream}, originator_version, topic, state "
-        f"FROM {source.table} WHERE {source.position} > {int(after)}{bound} "
-        f"ORDER BY {source.position}"
-    )
-    if source.sqlite_path is not None:
-        lite = sqlite3.connect(f"file:{source.sqlite_path}?mode=ro", uri=True)
-        try:
-            yield from lite.execute(sql)
-        finally:
-            lite.close()
-        return
-    assert source.database_url is not None
-    with psycopg.connect(source.database_url) as pg, pg.cursor("audit") as cursor:
-        cursor.itersize = 20_000
-        cursor.execute(sql.encode())
-        yield from cursor
-
-
-class Chunk(NamedTuple):
-    """Positions in commit order, their leaf hashes concatenated, and the rows that cannot be
-    read as events (position: why; their hashes are placeholders)."""
-
-    positions: list[int]
-    hashes: bytes
-    unreadable: dict[int, str]
-
-
-_READ_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
-_PLACEHOLDER = bytes(32)
-
-
-def leaves_of(source: Source, after: int, upto: int | None) -> Chunk:
-    """Returns the events after..upto with their leaf hashes, from texts that are faithful but
-    not necessarily canonical (`adapters.leafhash`): each hash that differs from the recorded
-    leaf is to be recomputed by `exact_leaves` before it is trusted."""
-    positions, hashes, unreadable = [], [], {}
-    sha256, leaf = hashlib.sha256, Leaves().leaf
-    for row in _rows(source, after, upto):
-        positions.append(row[0])
-        try:
-            hashes.append(sha256(b"\x00" + leaf(*row)).digest())
-        except _READ_ERRORS:
-            # A row the fast path cannot read: the exact path decides.
-            exact = _exact(row)
-            if isinstance(exact, str):
-                unreadable[row[0]], exact = exact, _PLACEHOLDER
-            hashes.append(exact)
-    return Chunk(positions, b"".join(hashes), unreadable)
-
-
-def _exact(row: tuple[Any, ...]) -> bytes | str:
-    """Returns the leaf hash of a row from its canonical text, or why it is no event."""
-    position, originator_id, version, topic, state = row
-    try:
-        _, encoded = canonical_item(position, originator_id, version, topic, bytes(state))
-    except _READ_ERRORS as e:
-        return f"{type(e).__name__}: {e}"
-    return hashlib.sha256(b"\x00" + encoded).digest()
-
-
-def exact_leaves(source: Source, positions: list[int]) -> dict[int, bytes | str]:
-    """Returns the leaf hashes of the events at these positions from their canonical texts (or
-    why a row is no event)."""
-    if not positions:
-        return {}
-    return {row[0]: _exact(row) for row in _rows(source, 0, None, positions)}
-
-
 def _computed(source: Source, head: int, workers: int) -> Iterator[Chunk]:
     """Yields chunks of (positions, leaf hashes) of every event in commit order, computed by
     `workers` processes; then the rows above the head read at the start."""
@@ -152,33 +59,6 @@ def _computed(source: Source, head: int, workers: int) -> Iterator[Chunk]:
             yield from pool.map(leaves_of, *zip(*[(source, a, b) for a, b in bounds], strict=True))
     # Committed since the start, or inserted out of sequence above the head.
     yield leaves_of(source, head, None)
-
-
-def _recomputed(source: Source, chunk: Chunk, stored_positions: list[int], stored: bytes) -> Chunk:
-    """Returns the chunk with every hash that differs from its recorded leaf (before the first
-    position that differs) recomputed on the exact path, in batches, up to the first batch that
-    still differs."""
-    positions, hashes = chunk.positions, chunk.hashes
-    differ = []
-    for i, position in enumerate(stored_positions):
-        if i >= len(positions) or positions[i] != position:
-            break
-        if hashes[32 * i : 32 * i + 32] != stored[32 * i : 32 * i + 32]:
-            differ.append(i)
-    patched, unreadable = bytearray(hashes), dict(chunk.unreadable)
-    for start in range(0, len(differ), EXACT_BATCH):
-        batch = [i for i in differ[start : start + EXACT_BATCH] if positions[i] not in unreadable]
-        exact = exact_leaves(source, [positions[i] for i in batch])
-        for i in batch:
-            # A row gone since the first read keeps its fast hash (which differs already).
-            found = exact.get(positions[i], hashes[32 * i : 32 * i + 32])
-            if isinstance(found, str):
-                unreadable[positions[i]] = found
-            else:
-                patched[32 * i : 32 * i + 32] = found
-        if any(patched[32 * i : 32 * i + 32] != stored[32 * i : 32 * i + 32] for i in batch):
-            break
-    return Chunk(positions, bytes(patched), unreadable)
 
 
 Take = Callable[[int], tuple[list[int], bytes]]
@@ -241,7 +121,7 @@ def verify(
         positions = chunk.positions
         stored_positions, stored_hashes = recorded.take(len(positions))
         if chunk.unreadable or not chunk.hashes.startswith(stored_hashes):
-            chunk = _recomputed(source, chunk, stored_positions, stored_hashes)
+            chunk = recomputed(source, chunk, stored_positions, stored_hashes)
         covered = positions[: len(stored_positions)]
         if (
             covered != stored_positions

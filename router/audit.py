@@ -14,7 +14,8 @@ from cryptography import x509
 from sqlalchemy.engine import Engine
 
 from adapters import evidence as ev
-from adapters.audit import Outcome, Recorded, Source, Take, verify
+from adapters.audit import Outcome, Recorded, Take, verify
+from adapters.auditread import Source
 from adapters.eventlog import _events_table
 from adapters.evidence import EvidenceProjection
 from adapters.routerkey import stored_certificate
