@@ -51,7 +51,8 @@ def _rows(
             lite.close()
         return
     assert source.database_url is not None
-    with psycopg.connect(source.database_url) as pg, pg.cursor("audit") as cursor:
+    # Binary: bytea travels as bytes, not as hex text the server writes and the client parses.
+    with psycopg.connect(source.database_url) as pg, pg.cursor("audit", binary=True) as cursor:
         cursor.itersize = 20_000
         cursor.execute(sql.encode())
         yield from cursor

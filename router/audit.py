@@ -31,7 +31,7 @@ def _leaves(engine: Engine) -> Iterator[Take]:
         sql = f"SELECT position, hash FROM {ev.leaves.name} ORDER BY leaf_index"
         driver = raw.driver_connection
         if isinstance(driver, psycopg.Connection):
-            cursor: Any = driver.cursor("leaves")
+            cursor: Any = driver.cursor("leaves", binary=True)  # bytea as bytes, not hex
             cursor.itersize = 20_000
         else:
             cursor = raw.cursor()
