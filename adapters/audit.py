@@ -7,38 +7,29 @@ difference is named by position: an event whose content changed (altered, or two
 missing from where its leaf says it was (deleted), one the history never had (inserted), or, if
 the evidence tables were rewritten to match, the checkpoint whose signed root no longer holds.
 Leaves are computed by one process per core over ranges of positions; this one walks the tree.
+The workers hash a fast text of each event (`adapters.auditread`, `adapters.leafhash`: always a
+JSON text of the item, the canonical one for what this router writes); wherever a hash differs
+from the recorded leaf, this process recomputes it from the canonical text before it names a
+difference.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sqlite3
+import resource
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import psycopg
 from cryptography import x509
 
 from adapters import merkle
-from adapters.evidence import canonical_item
+from adapters.auditread import Chunk, Source, leaves_of, recomputed
 from adapters.routerkey import BadSignature, verify_jws
 
 CHUNK = 25_000
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where the events table is: a SQLite file or a PostgreSQL database, and its names."""
-
-    sqlite_path: Path | None
-    database_url: str | None
-    table: str
-    position: str
 
 
 @dataclass
@@ -51,44 +42,13 @@ class Outcome:
     root: str = ""
     uncovered: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's and its workers'
     failure: str | None = None
     bad_position: int | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def _rows(source: Source, after: int, upto: int | None) -> Iterator[tuple[Any, ...]]:
-    bound = "" if upto is None else f" AND {source.position} <= {int(upto)}"
-    sql = (
-        f"SELECT {source.position}, originator_id, originator_version, topic, state "
-        f"FROM {source.table} WHERE {source.position} > {int(after)}{bound} "
-        f"ORDER BY {source.position}"
-    )
-    if source.sqlite_path is not None:
-        lite = sqlite3.connect(f"file:{source.sqlite_path}?mode=ro", uri=True)
-        try:
-            yield from lite.execute(sql)
-        finally:
-            lite.close()
-        return
-    assert source.database_url is not None
-    with psycopg.connect(source.database_url) as pg, pg.cursor("audit") as cursor:
-        cursor.itersize = 5000
-        cursor.execute(sql.encode())
-        yield from cursor
-
-
-def leaves_of(source: Source, after: int, upto: int | None) -> tuple[list[int], bytes]:
-    """Returns the positions after..upto and their leaf hashes, concatenated."""
-    positions, hashes = [], []
-    sha256 = hashlib.sha256
-    for position, originator_id, version, topic, state in _rows(source, after, upto):
-        positions.append(position)
-        _, encoded = canonical_item(position, originator_id, version, topic, bytes(state))
-        hashes.append(sha256(b"\x00" + encoded).digest())
-    return positions, b"".join(hashes)
-
-
-def _computed(source: Source, head: int, workers: int) -> Iterator[tuple[list[int], bytes]]:
+def _computed(source: Source, head: int, workers: int) -> Iterator[Chunk]:
     """Yields chunks of (positions, leaf hashes) of every event in commit order, computed by
     `workers` processes; then the rows above the head read at the start."""
     bounds = [(a, min(a + CHUNK, head)) for a in range(0, head, CHUNK)]
@@ -149,7 +109,7 @@ def verify(
     workers: int | None = None,
 ) -> Outcome:
     """Recomputes every leaf and root; stops at the first difference."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu()
     outcome = Outcome()
     for checkpoint in recorded.checkpoints:
         failure = _bad_checkpoint(checkpoint, certificate)
@@ -157,14 +117,18 @@ def verify(
             outcome.failure = failure
             return outcome
     walk = _Walk(recorded.checkpoints)
-    for positions, hashes in _computed(source, head, workers or os.cpu_count() or 1):
+    for chunk in _computed(source, head, workers or os.cpu_count() or 1):
+        positions = chunk.positions
         stored_positions, stored_hashes = recorded.take(len(positions))
-        if positions[: len(stored_positions)] != stored_positions or not hashes.startswith(
-            stored_hashes
+        if chunk.unreadable or not chunk.hashes.startswith(stored_hashes):
+            chunk = recomputed(source, chunk, stored_positions, stored_hashes)
+        covered = positions[: len(stored_positions)]
+        if (
+            covered != stored_positions
+            or not chunk.hashes.startswith(stored_hashes)
+            or any(p in chunk.unreadable for p in covered)
         ):
-            return _difference(
-                outcome, walk.frontier.size, positions, hashes, stored_positions, stored_hashes
-            )
+            return _difference(outcome, walk.frontier.size, chunk, stored_positions, stored_hashes)
         outcome.events += len(positions)
         outcome.uncovered += len(positions) - len(stored_positions)
         failure = walk.extend(stored_hashes)
@@ -190,18 +154,27 @@ def verify(
     outcome.checkpoints = walk.verified
     outcome.size, outcome.root = walk.frontier.size, walk.frontier.root().hex()
     outcome.seconds = time.perf_counter() - started
+    outcome.cpu_seconds = _cpu() - cpu_started
     return outcome
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children waited for (the pool's workers)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _difference(
     outcome: Outcome,
     first_index: int,
-    positions: list[int],
-    hashes: bytes,
+    chunk: Chunk,
     stored_positions: list[int],
     stored_hashes: bytes,
 ) -> Outcome:
     """Names the first event of a chunk that differs from the recorded leaves."""
+    positions, hashes = chunk.positions, chunk.hashes
     for i, stored in enumerate(stored_positions):
         index = first_index + i
         if i >= len(positions) or positions[i] > stored:
@@ -212,6 +185,12 @@ def _difference(
             why = (
                 f"the event at position {position} is not in the recorded history (leaf {index} "
                 f"is position {stored}): an event was inserted"
+            )
+            return _fail(outcome, position, why)
+        if position in chunk.unreadable:
+            why = (
+                f"the event at position {position} (leaf {index}) cannot be read as an event "
+                f"({chunk.unreadable[position]}): altered"
             )
             return _fail(outcome, position, why)
         if hashes[32 * i : 32 * i + 32] != stored_hashes[32 * i : 32 * i + 32]:

@@ -24,25 +24,28 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
+def recorded_at(stamp: Any) -> str:
+    """Returns an event's `recorded_at` from its stored timestamp (a datetime or the ISO string
+    the store holds)."""
+    if isinstance(stamp, str):
+        # msgspec stores UTC with microseconds as exactly this form: no datetime needed.
+        if len(stamp) == 27 and stamp[26] == "Z" and _UTC_MICROSECONDS.match(stamp):
+            return stamp
+        return rfc3339(datetime.fromisoformat(stamp))
+    return rfc3339(stamp)
+
+
 def event_item(
     position: int, stream: Any, version: int, topic: str, state: dict[str, Any]
 ) -> dict[str, Any]:
     """Returns an event as auditors see it (and as its Merkle leaf covers it), from its decoded
     state, whose timestamp is a datetime or the ISO string the store holds; consumes state."""
-    stamp = state.pop("timestamp")
-    if isinstance(stamp, str):
-        # msgspec stores UTC with microseconds as exactly this form: no datetime needed.
-        if len(stamp) == 27 and stamp[26] == "Z" and _UTC_MICROSECONDS.match(stamp):
-            recorded_at = stamp
-        else:
-            recorded_at = rfc3339(datetime.fromisoformat(stamp))
-    else:
-        recorded_at = rfc3339(stamp)
+    stamp = recorded_at(state.pop("timestamp"))
     for key in _HIDDEN:
         state.pop(key, None)
     return {
         "position": position,
-        "recorded_at": recorded_at,
+        "recorded_at": stamp,
         "stream": str(stream),
         "version": version,
         "type": topic,

@@ -14,7 +14,8 @@ from cryptography import x509
 from sqlalchemy.engine import Engine
 
 from adapters import evidence as ev
-from adapters.audit import Outcome, Recorded, Source, Take, verify
+from adapters.audit import Outcome, Recorded, Take, verify
+from adapters.auditread import Source
 from adapters.eventlog import _events_table
 from adapters.evidence import EvidenceProjection
 from adapters.routerkey import stored_certificate
@@ -30,7 +31,7 @@ def _leaves(engine: Engine) -> Iterator[Take]:
         sql = f"SELECT position, hash FROM {ev.leaves.name} ORDER BY leaf_index"
         driver = raw.driver_connection
         if isinstance(driver, psycopg.Connection):
-            cursor: Any = driver.cursor("leaves")
+            cursor: Any = driver.cursor("leaves", binary=True)  # bytea as bytes, not hex
             cursor.itersize = 20_000
         else:
             cursor = raw.cursor()

@@ -339,10 +339,12 @@ def audit_verify(args: argparse.Namespace) -> None:
         print(f"audit verify: FAILED{where}: {outcome.failure}")
         sys.exit(1)
     rate = outcome.events / outcome.seconds if outcome.seconds else 0.0
+    cpu_us = outcome.cpu_seconds / outcome.events * 1e6 if outcome.events else 0.0
     print(
         f"audit verify: OK: {outcome.events:,} events, {outcome.checkpoints:,} signed "
         f"checkpoints verified against {origin}; root {outcome.root} at size {outcome.size:,}"
-        f" ({outcome.uncovered:,} newer events not yet in the tree); {rate:,.0f} events/s"
+        f" ({outcome.uncovered:,} newer events not yet in the tree); {rate:,.0f} events/s, "
+        f"{cpu_us:.1f} µs CPU/event (workers included)"
     )
 
 

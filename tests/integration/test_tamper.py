@@ -5,6 +5,7 @@ untouched history again once each change is undone."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -155,9 +156,20 @@ async def _history(api: Api) -> Services:
     return services
 
 
-async def _verify(config: Config) -> tuple[str | None, int | None]:
-    outcome, _ = await asyncio.to_thread(run_verify, config, None, lambda *_: None, 1)
+async def _verify(config: Config, workers: int = 1) -> tuple[str | None, int | None]:
+    outcome, _ = await asyncio.to_thread(run_verify, config, None, lambda *_: None, workers)
     return outcome.failure, outcome.bad_position
+
+
+@contextmanager
+def rewritten(t: Table, p: int, state: bytes) -> Iterator[None]:
+    """Replaces the stored state of the event at p."""
+    original = t.row(p)
+    t.delete(p)
+    t.put(p, (*original[:3], state))
+    yield
+    t.delete(p)
+    t.put(p, original)
 
 
 async def test_every_kind_of_tamper_is_named_at_its_first_bad_position(
@@ -214,3 +226,89 @@ async def test_a_checkpoint_altered_after_signing_fails_verification(
     failure, _ = await _verify(store_config)
     assert failure is not None
     assert "differs from what its signature says" in failure
+
+
+async def test_a_state_stored_in_another_text_of_the_same_json_verifies_as_the_api_shows_it(
+    api: Api, store_config: Config
+) -> None:
+    services = await _history(api)
+    head = await services.call(services.events.max_position)
+    table = Table(store_config, services)
+    try:
+        for p in (2, head // 2, head - 2):
+            shown = services.events.after(p - 1, 1)
+            state = msgspec.json.decode(bytes(table.row(p)[3]))
+            # Keys in reverse order, blanks, every non-ASCII character escaped: the same JSON.
+            other = json.dumps(dict(reversed(state.items())), indent=1).encode()
+            with rewritten(table, p, other):
+                assert services.events.after(p - 1, 1) == shown
+                for workers in (1, 2):
+                    assert await _verify(store_config, workers) == (None, None), (p, workers)
+    finally:
+        table.close()
+
+
+async def test_a_duplicate_key_that_changes_a_value_is_named_as_an_alteration(
+    api: Api, store_config: Config
+) -> None:
+    services = await _history(api)
+    head = await services.call(services.events.max_position)
+    table = Table(store_config, services)
+    try:
+        for p in (2, head // 2, head - 2):
+            stored = bytes(table.row(p)[3])
+            key = next(
+                k
+                for k, v in msgspec.json.decode(stored).items()
+                if k not in ("timestamp", "originator_topic") and isinstance(v, str)
+            )
+            # Decoders keep the last of two equal keys: the API would show the second value.
+            twice = stored[:-1] + b',"%s":"changed"}' % key.encode()
+            with rewritten(table, p, twice):
+                assert services.events.after(p - 1, 1)[0]["data"][key] == "changed"
+                for workers in (1, 2):
+                    failure, position = await _verify(store_config, workers)
+                    assert position == p, (p, workers, failure)
+                    assert failure is not None
+                    assert "altered" in failure
+    finally:
+        table.close()
+
+
+async def test_an_alteration_after_a_state_in_another_text_is_named_at_its_position(
+    api: Api, store_config: Config
+) -> None:
+    services = await _history(api)
+    head = await services.call(services.events.max_position)
+    table = Table(store_config, services)
+    try:
+        other = json.dumps(msgspec.json.decode(bytes(table.row(2)[3])), indent=1).encode()
+        with rewritten(table, 2, other), altered(table, head // 2):
+            for workers in (1, 2):
+                failure, position = await _verify(store_config, workers)
+                assert position == head // 2, (workers, failure)
+                assert failure is not None
+                assert "altered" in failure
+    finally:
+        table.close()
+
+
+async def test_a_state_that_is_no_event_is_named_as_an_alteration(
+    api: Api, store_config: Config
+) -> None:
+    services = await _history(api)
+    head = await services.call(services.events.max_position)
+    table = Table(store_config, services)
+    try:
+        for p in (2, head // 2, head - 2):
+            stored = bytes(table.row(p)[3])
+            for state in (b"not JSON", b"[1, 2]", stored.replace(b'"timestamp"', b'"stamp"')):
+                with rewritten(table, p, state):
+                    for workers in (1, 2):
+                        failure, position = await _verify(store_config, workers)
+                        assert position == p, (p, state, workers, failure)
+                        assert failure is not None
+                        assert "cannot be read as an event" in failure
+                        assert "altered" in failure
+    finally:
+        table.close()
