@@ -13,7 +13,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 # Token hashes stay in the store (they prove rotations) but are not shown, even to auditors.
-_HIDDEN = ("timestamp", "originator_topic", "token_sha256")
+HIDDEN = ("timestamp", "originator_topic", "token_sha256")
 
 
 _UTC_MICROSECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
@@ -41,7 +41,7 @@ def event_item(
     """Returns an event as auditors see it (and as its Merkle leaf covers it), from its decoded
     state, whose timestamp is a datetime or the ISO string the store holds; consumes state."""
     stamp = recorded_at(state.pop("timestamp"))
-    for key in _HIDDEN:
+    for key in HIDDEN:
         state.pop(key, None)
     return {
         "position": position,

@@ -88,7 +88,8 @@ RECEIPT_KINDS = {
 _decode = msgspec.json.Decoder().decode
 
 
-def _stream(originator_id: Any) -> str:
+def stream_text(originator_id: Any) -> str:
+    """Returns a stored stream id (a UUID, or SQLite's 32 hex digits) in the API's form."""
     if isinstance(originator_id, str) and len(originator_id) == 32:
         h = originator_id  # SQLite's stored form is the hex: formatted without a UUID object
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -103,9 +104,9 @@ def canonical_item(
     try:
         data = decode_without_floats(state)
     except ValueError:
-        item = event_item(position, _stream(originator_id), version, topic, _decode(state))
+        item = event_item(position, stream_text(originator_id), version, topic, _decode(state))
         return item, rfc8785.dumps(item)
-    item = event_item(position, _stream(originator_id), version, topic, data)
+    item = event_item(position, stream_text(originator_id), version, topic, data)
     encoded = encode_sorted(item)
     # Keys with these UTF-8 lead bytes may sort differently in UTF-16 (JCS): the reference.
     if may_sort_differently(encoded):

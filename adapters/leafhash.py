@@ -23,8 +23,8 @@ from typing import Any
 
 import msgspec
 
-from adapters.eventlog import _HIDDEN, recorded_at
-from adapters.evidence import _stream
+from adapters.eventlog import HIDDEN, recorded_at
+from adapters.evidence import stream_text
 
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 _decode_dict = msgspec.json.Decoder(dict[str, Any]).decode
@@ -76,14 +76,14 @@ class Leaves:
             if len(shapes) < _MAX_SHAPES and "timestamp" in data:
                 shapes += _shape(data)
             stamp = data.pop("timestamp")
-            for key in _HIDDEN:
+            for key in HIDDEN:
                 data.pop(key, None)
         # A 36-character text (PostgreSQL's uuid as text) stands as it is: if it is not the
-        # canonical form `_stream` would give, the text differs from any recorded leaf's.
+        # canonical form `stream_text` would give, the text differs from any recorded leaf's.
         stream = (
             originator_id
             if originator_id.__class__ is str and len(originator_id) == 36
-            else _stream(originator_id)
+            else stream_text(originator_id)
         )
         item = _Item(data, position, recorded_at(stamp), stream, topic, version)
         return _encode_sorted(item)
@@ -96,7 +96,7 @@ def _shape(sample: dict[str, Any]) -> list[_Shape]:
     fields: list[tuple[str, Any, Any]] = []
     hidden = []
     for n, (key, value) in enumerate(sample.items()):
-        if key in _HIDDEN:
+        if key in HIDDEN:
             name = "timestamp" if key == "timestamp" else f"hidden{n}"
             hidden.append(name)
             default = msgspec.NODEFAULT if key == "timestamp" else msgspec.UNSET
