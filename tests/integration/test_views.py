@@ -11,9 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters import views as v
+from adapters.eventstore import store_env
 from adapters.projection import ExchangeProjection
+from adapters.rebuild import CHUNKS_PER_TRANSACTION, rebuild_views
 from router.config import Config
-from router.services import open_exchange
+from router.services import SERVICES, open_exchange
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, MINISTRY, PROVINCE, Api
 
@@ -75,6 +77,41 @@ async def test_rebuilt_views_equal_the_views_kept_live(api: Api, store_config: C
     position = rebuild(store_config)
     assert position == live["position"][0][0]
     assert snapshot(store_config) == live
+
+
+async def test_a_rebuild_by_decoding_processes_equals_the_views_kept_live(
+    api: Api, store_config: Config
+) -> None:
+    """Small chunks dealt to two processes interleave inserted rows with events applied by the
+    inserting process (reports, revocations, token and status changes) across messages."""
+    await busy_history(api)
+    live = snapshot(store_config)
+    # The router's own projection would otherwise catch up between the rebuild's transactions
+    # (which the rebuild allows: it hands over to run_once), and the processes would not be tested.
+    api.session.app[SERVICES].runner.stop()
+    exchange, views = open_exchange(store_config)
+    url = str(views.engine.url.render_as_string(hide_password=False))
+    views.engine.dispose()
+    stages: list[tuple[str, int, int]] = []
+    try:
+        position = await asyncio.to_thread(
+            rebuild_views,
+            exchange,
+            store_env(store_config.database_url, store_config.data_dir),
+            url,
+            workers=2,
+            chunk=3,
+            progress=lambda *stage: stages.append(stage),
+        )
+    finally:
+        exchange.close()
+    assert position == live["position"][0][0]
+    assert snapshot(store_config) == live
+    assert stages[-1] == ("indexing views", position, position)
+    step = 3 * CHUNKS_PER_TRANSACTION
+    assert [p for stage, p, _ in stages if stage == "rebuilding views"] == sorted(
+        {min(p, position) for p in range(step, position + step, step)}
+    )
 
 
 async def test_the_rebuild_command_reports_progress_and_position(
