@@ -16,6 +16,7 @@ import functools
 import multiprocessing
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection as Pipe
+from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn, cast
 from uuid import UUID
 
@@ -39,7 +40,7 @@ CHUNKS_PER_TRANSACTION = 100
 # being filled at random (UUID keys); sorts for CREATE INDEX in memory and on two threads.
 SQLITE_PRAGMAS = (
     "PRAGMA synchronous=OFF",
-    "PRAGMA cache_size=-1048576",
+    "PRAGMA cache_size=-262144",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA threads=2",
 )
@@ -162,58 +163,75 @@ def _apply_chunk(
         projection.handle(writes, segment.position, event)
 
 
-def project_history(
-    projection: ExchangeProjection,
-    env: dict[str, str],
-    views_url: str,
-    head: int,
-    *,
-    workers: int = 2,
-    chunk: int = CHUNK,
-    progress: Callable[[int], None] = lambda _: None,
-) -> int:
-    """Projects positions 1 to head into empty views with `workers` decoding processes, `chunk`
-    events a message; returns the position reached."""
-    context = multiprocessing.get_context("spawn")
-    pipes, processes = [], []
-    for k in range(workers):
-        receiver, sender = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_decoder, args=(env, views_url, sender, k, workers, head, chunk), daemon=True
-        )
-        process.start()
-        sender.close()
-        pipes.append(receiver)
-        processes.append(process)
-    position, received, finished = 0, 0, False
-    try:
-        with projection.engine.connect() as c:
-            while position < head:
-                with c.begin():
-                    tracked = projection.claim(c)
-                    if tracked != position:
-                        # A router projected meanwhile: run_once finishes, exactly once.
-                        return tracked
-                    writes = _Writes(c)
-                    for _ in range(CHUNKS_PER_TRANSACTION):
-                        if position >= head:
-                            break
-                        position, segments = _decode(pipes[received % workers].recv_bytes())
-                        received += 1
-                        _apply_chunk(projection, writes, segments)
-                        writes.flush()
-                    writes.finish()
-                    projection.track(c, position)
-                progress(position)
-        finished = True
-    except EOFError as e:
-        msg = "a decoding process of the rebuild stopped: see its error above"
-        raise RuntimeError(msg) from e
-    finally:
-        for process in processes:
+class Decoders:
+    """The decoding processes of a rebuild, each with the pipe it sends its chunks on."""
+
+    def __init__(
+        self, env: dict[str, str], views_url: str, head: int, workers: int, chunk: int
+    ) -> None:
+        if workers < 1:
+            msg = f"a rebuild needs at least one decoding process, not {workers}"
+            raise ValueError(msg)
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Pipe] = []
+        self.processes: list[BaseProcess] = []
+        for k in range(workers):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_decoder, args=(env, views_url, sender, k, workers, head, chunk), daemon=True
+            )
+            process.start()
+            sender.close()
+            self.pipes.append(receiver)
+            self.processes.append(process)
+        self.received = 0
+
+    def next_chunk(self) -> tuple[int, list[_Rows | _Stored]]:
+        """Returns the next chunk in the history's order and the last position it covers."""
+        try:
+            data = self.pipes[self.received % len(self.pipes)].recv_bytes()
+        except EOFError as e:
+            msg = "a decoding process of the rebuild stopped (its error, if any, is above)"
+            raise RuntimeError(msg) from e
+        self.received += 1
+        return _decode(data)
+
+    def close(self, *, finished: bool) -> None:
+        """Waits for the processes to end, or ends them if the rebuild did not finish."""
+        for process in self.processes:
             if not finished:
                 process.terminate()
             process.join()
+        for pipe in self.pipes:
+            pipe.close()
+
+
+def project_history(
+    projection: ExchangeProjection,
+    decoders: Decoders,
+    head: int,
+    progress: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Projects positions 1 to head, as the decoders send them, into empty views; returns the
+    position reached (less if a router's projection took over)."""
+    position = 0
+    with projection.engine.connect() as c:
+        while position < head:
+            with c.begin():
+                tracked = projection.claim(c)
+                if tracked != position:
+                    # A router projected meanwhile: run_once finishes, exactly once.
+                    return tracked
+                writes = _Writes(c)
+                for _ in range(CHUNKS_PER_TRANSACTION):
+                    if position >= head:
+                        break
+                    position, segments = decoders.next_chunk()
+                    _apply_chunk(projection, writes, segments)
+                    writes.flush()
+                writes.finish()
+                projection.track(c, position)
+            progress(position)
     return position
 
 
@@ -228,27 +246,26 @@ def rebuild_views(
 ) -> int:
     """Drops the views and projects the whole history into them, the secondary indexes built
     at the end; calls progress(stage, position, head) as it goes; returns the position reached."""
+    head = exchange.recorder.max_notification_id() or 0
+    # Started first, the processes import and connect while the old views are dropped.
+    decoders = Decoders(env, views_url, head, workers, chunk)
     engine = rebuild_engine(views_url)
     projection = ExchangeProjection(engine, exchange.recorder, exchange.mapper)
+    finished = False
     try:
         v.drop_views(engine)
         projection.setup()
-        head = exchange.recorder.max_notification_id() or 0
         with v.bulk_load(engine):
             report = functools.partial(progress, "rebuilding views")
-            position = project_history(
-                projection,
-                env,
-                views_url,
-                head,
-                workers=workers,
-                chunk=chunk,
-                progress=lambda p: report(p, head),
-            )
+            position = project_history(projection, decoders, head, lambda p: report(p, head))
+            decoders.close(finished=position == head)
+            finished = True
             more = True
             while more:  # the events recorded since the rebuild started
                 position, more = projection.run_once(limit=CHUNK * CHUNKS_PER_TRANSACTION)
             progress("indexing views", position, max(head, position))
     finally:
+        if not finished:
+            decoders.close(finished=False)
         engine.dispose()
     return position
