@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from adapters import views as v
 from adapters.eventstore import store_env
 from adapters.projection import ExchangeProjection
-from adapters.rebuild import CHUNKS_PER_TRANSACTION, rebuild_views
+from adapters.rebuild import CHUNKS_PER_TRANSACTION, _Rows, _Stored, decode_chunk, rebuild_views
 from router.config import Config
 from router.services import SERVICES, open_exchange
 from tests.conftest import OPERATOR_TOKEN
@@ -112,6 +113,31 @@ async def test_a_rebuild_by_decoding_processes_equals_the_views_kept_live(
     assert [p for stage, p, _ in stages if stage == "rebuilding views"] == sorted(
         {min(p, position) for p in range(step, position + step, step)}
     )
+
+
+async def test_decoding_ships_rows_of_inserts_and_the_stored_events_that_need_the_views(
+    api: Api, store_config: Config
+) -> None:
+    await busy_history(api)
+    exchange, views = open_exchange(store_config)
+    try:
+        projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
+        notifications = exchange.recorder.select_notifications(1, 1000)
+        segments = decode_chunk(projection, notifications)
+    finally:
+        exchange.close()
+        views.engine.dispose()
+    topics = [n.topic for n in notifications]
+    stored = [s.topic for s in segments if isinstance(s, _Stored)]
+    rows = [s.rows for s in segments if isinstance(s, _Rows)]
+    # Registrations and sends only insert; every other event here reads or updates the views.
+    assert stored == [t for t in topics if t not in ("AgencyRegistered", "DocumentSent")]
+    assert "DocumentStatusReported" in stored
+    assert "AgencyTokenRotated" in stored
+    for table, topic in (("view_agencies", "AgencyRegistered"), ("view_documents", "DocumentSent")):
+        assert sum(len(r.get(table, ())) for r in rows) == topics.count(topic)
+    # A run of rows is cut by each stored event, so the inserter keeps the history's order.
+    assert not any(isinstance(a, _Rows) and isinstance(b, _Rows) for a, b in pairwise(segments))
 
 
 async def test_the_rebuild_command_reports_progress_and_position(
