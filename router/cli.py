@@ -379,6 +379,12 @@ def _date(raw: str) -> str:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {raw!r}") from None
 
 
+def _processes(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"not a number of processes (1 or more): {raw!r}")
+    return int(raw)
+
+
 def export_agencies(args: argparse.Namespace) -> None:
     """Writes every agency of the directory as CSV or JSON."""
     from router import catalogue
@@ -564,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
     p = views.add_parser("rebuild", help="drop and rebuild every view from the event history")
     _store_args(p)
     p.add_argument(
-        "--workers", type=int, default=2, help="processes decoding events (default: %(default)s)"
+        "--workers", type=_processes, default=2, help="processes decoding events (default: 2)"
     )
     p.set_defaults(func=rebuild)
 
