@@ -37,11 +37,15 @@ class _Writes:
 
     def __init__(self, connection: Connection) -> None:
         self.c = connection
-        self.inserts: dict[sa.Table, list[dict[str, Any]]] = {}
+        self.inserts: dict[sa.Table, list[Any]] = {}
         self.directory_changed_at: int | None = None
 
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
-        self.inserts.setdefault(table, []).append(row)
+        self.inserts.setdefault(table, []).append(_row_values(table)(row))
+
+    def extend(self, table: sa.Table, rows: Iterable[Any]) -> None:
+        """Adds rows already turned into their parameters (a rebuild's decoding process)."""
+        self.inserts.setdefault(table, []).extend(rows)
 
     def execute(self, statement: Any) -> None:
         self.flush()
@@ -54,8 +58,17 @@ class _Writes:
         for table in v.VIEW_TABLES:
             rows = self.inserts.pop(table, None)
             if rows:
-                sql, values = _insert_sql(table, mark)
-                self.c.exec_driver_sql(sql, list(map(values, rows)))
+                self.c.exec_driver_sql(_insert_sql(table, mark), rows)
+
+    def finish(self) -> None:
+        """Flushes the rows and notes the position of the directory's last change."""
+        self.flush()
+        if self.directory_changed_at is not None:
+            self.c.execute(
+                v.meta.update()
+                .where(v.meta.c.key == "directory")
+                .values(value=str(self.directory_changed_at))
+            )
 
 
 def _json(value: Any) -> Any:
@@ -66,24 +79,29 @@ _encode_json = msgspec.json.Encoder().encode
 
 
 @functools.cache
-def _insert_sql(table: sa.Table, mark: str) -> tuple[str, Callable[[dict[str, Any]], Any]]:
-    """Returns the INSERT of every column of a table, and the function that turns a row into
-    its parameters (picked in C by itemgetter; JSON columns encoded by msgspec)."""
-    names = [c.name for c in table.columns]
-    pick = operator.itemgetter(*names)
+def _row_values(table: sa.Table) -> Callable[[dict[str, Any]], Any]:
+    """Returns the function that turns a row of a table into its INSERT parameters (picked in C
+    by itemgetter; JSON columns encoded by msgspec)."""
+    pick = operator.itemgetter(*(c.name for c in table.columns))
     encoded = [i for i, c in enumerate(table.columns) if isinstance(c.type, sa.JSON)]
+    if not encoded:
+        return pick
 
     def values(row: dict[str, Any]) -> Any:
-        picked = pick(row)
-        if not encoded:
-            return picked
-        listed = list(picked)
+        listed = list(pick(row))
         for i in encoded:
             listed[i] = _json(listed[i])
         return tuple(listed)
 
+    return values
+
+
+@functools.cache
+def _insert_sql(table: sa.Table, mark: str) -> str:
+    """Returns the INSERT of every column of a table."""
+    names = [c.name for c in table.columns]
     marks = ", ".join(mark for _ in names)
-    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", values
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
 
 
 class ExchangeProjection:
@@ -152,35 +170,41 @@ class ExchangeProjection:
             if (self.recorder.max_notification_id() or 0) <= tracked:
                 return tracked, False
         with self.lock, self.engine.begin() as c:
-            # Writing the tracking row first takes the lock (a row lock in PostgreSQL, the
-            # write lock in SQLite), so concurrent runners apply each event exactly once.
-            (position,) = claim_tracking(c, v.tracking.name, self.name, "position")
+            position = self.claim(c)
             notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
             if not notifications:
                 return position, False
             to_domain_event = self.mapper.to_domain_event
             self.apply(c, ((n.id, to_domain_event(n)) for n in notifications))
             position = notifications[-1].id
-            run(
-                c,
-                f"UPDATE {v.tracking.name} SET position = ?, updated_at = ? WHERE name = ?",
-                (position, time.time(), self.name),
-            )
+            self.track(c, position)
         return position, len(notifications) == limit
+
+    def claim(self, c: Connection) -> int:
+        """Takes the tracking row in the caller's transaction; returns the position it holds."""
+        # Writing the tracking row first takes the lock (a row lock in PostgreSQL, the write
+        # lock in SQLite), so concurrent runners apply each event exactly once.
+        return int(claim_tracking(c, v.tracking.name, self.name, "position")[0])
+
+    def track(self, c: Connection, position: int) -> None:
+        """Records, in the caller's transaction, the position the views now include."""
+        run(
+            c,
+            f"UPDATE {v.tracking.name} SET position = ?, updated_at = ? WHERE name = ?",
+            (position, time.time(), self.name),
+        )
 
     def apply(self, c: Connection, events: Iterable[tuple[int, Any]]) -> None:
         """Writes into the views what domain events, each with its position, change; the
         caller owns the transaction (and the tracking row, if it keeps one)."""
         writes = _Writes(c)
         for position, event in events:
-            self._handlers[type(event)](writes, position, event)
-        writes.flush()
-        if writes.directory_changed_at is not None:
-            c.execute(
-                v.meta.update()
-                .where(v.meta.c.key == "directory")
-                .values(value=str(writes.directory_changed_at))
-            )
+            self.handle(writes, position, event)
+        writes.finish()
+
+    def handle(self, writes: _Writes, position: int, event: Any) -> None:
+        """Adds to writes what one event changes in the views."""
+        self._handlers[type(event)](writes, position, event)
 
     def _agency_registered(self, w: _Writes, position: int, e: Agency.Registered) -> None:
         w.directory_changed_at = position

@@ -250,22 +250,26 @@ def _progress_bar(*, stderr: bool = False) -> Progress:
 
 def rebuild(args: argparse.Namespace) -> None:
     """Drops the views and replays the whole history into them, with a progress bar."""
-    from adapters.projection import ExchangeProjection
-    from adapters.views import bulk_load, drop_views
+    from adapters.eventstore import store_env, views_url
+    from adapters.rebuild import rebuild_views
     from router.services import open_exchange
 
-    exchange, views = open_exchange(_config(args))
-    projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
-    drop_views(views.engine)
-    projection.setup()
-    head = exchange.recorder.max_notification_id() or 0
-    with _progress_bar() as progress, bulk_load(views.engine):
-        task = progress.add_task("rebuilding views", total=head)
-        more = True
-        while more:
-            position, more = projection.run_once(limit=20_000)
-            progress.update(task, completed=min(position, head))
-        progress.update(task, description="indexing views")
+    config = _config(args)
+    exchange, views = open_exchange(config)
+    views.engine.dispose()
+    with _progress_bar() as bar:
+        task = bar.add_task("rebuilding views", total=None)
+
+        def show(stage: str, position: int, head: int) -> None:
+            bar.update(task, description=stage, completed=min(position, head), total=head)
+
+        position = rebuild_views(
+            exchange,
+            store_env(config.database_url, config.data_dir),
+            views_url(config.database_url, config.data_dir),
+            workers=args.workers,
+            progress=show,
+        )
     print(f"views rebuilt up to event {position}")
     exchange.close()
 
@@ -375,6 +379,12 @@ def _date(raw: str) -> str:
         return date.fromisoformat(raw).isoformat()
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {raw!r}") from None
+
+
+def _processes(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"not a number of processes (1 or more): {raw!r}")
+    return int(raw)
 
 
 def export_agencies(args: argparse.Namespace) -> None:
@@ -561,6 +571,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p = views.add_parser("rebuild", help="drop and rebuild every view from the event history")
     _store_args(p)
+    p.add_argument(
+        "--workers", type=_processes, default=2, help="processes decoding events (default: 2)"
+    )
     p.set_defaults(func=rebuild)
 
     p = commands.add_parser("stats", help="on-time figures of a period, by agency")

@@ -6,14 +6,17 @@ import asyncio
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
 
 from adapters import views as v
+from adapters.eventstore import store_env
 from adapters.projection import ExchangeProjection
+from adapters.rebuild import CHUNKS_PER_TRANSACTION, _Rows, _Stored, decode_chunk, rebuild_views
 from router.config import Config
-from router.services import open_exchange
+from router.services import SERVICES, open_exchange
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, MINISTRY, PROVINCE, Api
 
@@ -75,6 +78,66 @@ async def test_rebuilt_views_equal_the_views_kept_live(api: Api, store_config: C
     position = rebuild(store_config)
     assert position == live["position"][0][0]
     assert snapshot(store_config) == live
+
+
+async def test_a_rebuild_by_decoding_processes_equals_the_views_kept_live(
+    api: Api, store_config: Config
+) -> None:
+    """Small chunks dealt to two processes interleave inserted rows with events applied by the
+    inserting process (reports, revocations, token and status changes) across messages."""
+    await busy_history(api)
+    live = snapshot(store_config)
+    # The router's own projection would otherwise catch up between the rebuild's transactions
+    # (which the rebuild allows: it hands over to run_once), and the processes would not be tested.
+    api.session.app[SERVICES].runner.stop()
+    exchange, views = open_exchange(store_config)
+    url = str(views.engine.url.render_as_string(hide_password=False))
+    views.engine.dispose()
+    stages: list[tuple[str, int, int]] = []
+    try:
+        position = await asyncio.to_thread(
+            rebuild_views,
+            exchange,
+            store_env(store_config.database_url, store_config.data_dir),
+            url,
+            workers=2,
+            chunk=3,
+            progress=lambda *stage: stages.append(stage),
+        )
+    finally:
+        exchange.close()
+    assert position == live["position"][0][0]
+    assert snapshot(store_config) == live
+    assert stages[-1] == ("indexing views", position, position)
+    step = 3 * CHUNKS_PER_TRANSACTION
+    assert [p for stage, p, _ in stages if stage == "rebuilding views"] == sorted(
+        {min(p, position) for p in range(step, position + step, step)}
+    )
+
+
+async def test_decoding_ships_rows_of_inserts_and_the_stored_events_that_need_the_views(
+    api: Api, store_config: Config
+) -> None:
+    await busy_history(api)
+    exchange, views = open_exchange(store_config)
+    try:
+        projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper)
+        notifications = exchange.recorder.select_notifications(1, 1000)
+        segments = decode_chunk(projection, notifications)
+    finally:
+        exchange.close()
+        views.engine.dispose()
+    topics = [n.topic for n in notifications]
+    stored = [s.topic for s in segments if isinstance(s, _Stored)]
+    rows = [s.rows for s in segments if isinstance(s, _Rows)]
+    # Registrations and sends only insert; every other event here reads or updates the views.
+    assert stored == [t for t in topics if t not in ("AgencyRegistered", "DocumentSent")]
+    assert "DocumentStatusReported" in stored
+    assert "AgencyTokenRotated" in stored
+    for table, topic in (("view_agencies", "AgencyRegistered"), ("view_documents", "DocumentSent")):
+        assert sum(len(r.get(table, ())) for r in rows) == topics.count(topic)
+    # A run of rows is cut by each stored event, so the inserter keeps the history's order.
+    assert not any(isinstance(a, _Rows) and isinstance(b, _Rows) for a, b in pairwise(segments))
 
 
 async def test_the_rebuild_command_reports_progress_and_position(
