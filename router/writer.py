@@ -54,23 +54,18 @@ class GroupCommitWriter:
         self.metrics = metrics
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._committed: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
-        self._projector = threading.Thread(target=self._project, name="projector", daemon=True)
 
     def start(self) -> None:
-        """Starts the writer and projector threads."""
+        """Starts the writer thread."""
         self._thread.start()
-        self._projector.start()
 
     def stop(self) -> None:
-        """Commits and answers what is queued, then stops."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(timeout=30)
-        if self._projector.is_alive():
-            self._committed.put(_STOP)
-            self._projector.join(timeout=30)
+        """Commits what is queued, then stops."""
+        if not self._thread.is_alive():
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
 
     async def execute(self, command: Command) -> Outcome:
         """Commits one command; answers once the views include it too."""
@@ -98,31 +93,13 @@ class GroupCommitWriter:
             results = self._commit([command for command, _ in batch])
             self.metrics.commit_duration.observe(time.perf_counter() - started)
             self.metrics.commit_batch.observe(len(batch))
-            # The projector answers them; meanwhile this thread decides and commits the next
-            # batch (its fsync overlaps the projection of this one).
-            self._committed.put(([future for _, future in batch], results))
-            if stopping:
-                return
-
-    def _project(self) -> None:
-        """Projects committed batches, then answers their requests: a 2xx read-your-write
-        holds. A failed projection still answers (the events are committed) and is retried by
-        the poller. Batches committed meanwhile are projected together."""
-        while True:
-            done = [self._committed.get()]
-            while True:
-                try:
-                    done.append(self._committed.get_nowait())
-                except queue.Empty:
-                    break
-            stopping = done[-1] is _STOP
-            done = [d for d in done if d is not _STOP]
-            if any(isinstance(r, Outcome) and r.recorded for _, results in done for r in results):
+            # Project in this thread before answering, so a 2xx read-your-write holds; a failed
+            # projection still answers (the events are committed) and is retried by the poller.
+            if any(isinstance(r, Outcome) and r.recorded for r in results):
                 self.runner.catch_up(checked=False)
                 for follower in self.followers:
                     follower.catch_up(checked=False)
-            for futures, results in done:
-                _deliver(futures, results)
+            _deliver([future for _, future in batch], results)
             if stopping:
                 return
 
