@@ -227,7 +227,13 @@ def table(rows: list[Row], opts: Options, tool: str) -> Table:
         "target",
     ):
         left = name in ("benchmark", "target")
-        out.add_column(name, justify="left" if left else "right", no_wrap=name == "benchmark")
+        # Labels wrap (at 72 columns) rather than squeeze the figures out of a narrow table.
+        out.add_column(
+            name,
+            justify="left" if left else "right",
+            max_width=72 if name == "benchmark" else None,
+            no_wrap=not left,
+        )
     for row in rows:
         out.add_row(*_cells(row))
     return out

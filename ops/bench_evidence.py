@@ -54,9 +54,9 @@ async def evidence_phase(ctx: Context, send_cpu_us: float | None) -> list[Row]:
     seconds = events / rate
     rows.append(
         Row(
-            f"audit verify, SQLite, {events:,} events, one process per CPU ({wall:.1f} s with "
-            f"start-up; {cpu_us:.1f} µs CPU/event with its workers, after start-up; load average "
-            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; events/s)",
+            f"audit verify, SQLite, {events:,} events, a process per CPU ({wall:.1f} s with "
+            f"start-up, load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; events/s, CPU "
+            "µs/event with its workers)",
             Result(events, 0, 0, seconds, 0.0, 0.0, "lienthong audit verify"),
             cpu_us=cpu_us,
             target=verdict(rate >= VERIFY_TARGET, f"≥ {VERIFY_TARGET:,} events/s"),
