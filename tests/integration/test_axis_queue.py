@@ -26,6 +26,22 @@ from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import COMMUNE, PROVINCE, REMOTE_MINISTRY, Api
 
 QUEUE = "/v1/axis/queue"
+# A package of the Government Office for the commune (and an agency of another province).
+FROM_OUTSIDE = ReceiveFromAxis(
+    national_id="000.00.00.G22,2026/11/24,7816/VPCP-TTĐT",
+    business_type=0,
+    sender=REMOTE_MINISTRY,
+    sender_name="Văn phòng Chính phủ",
+    to=[COMMUNE, "000.00.00.H29"],
+    code_number="7816",
+    code_notation="VPCP-TTĐT",
+    document_type="cong-van",
+    subject="Về việc kết nối trục liên thông",
+    promulgated_on="2026-11-24",
+    place="Hà Nội",
+    priority="flash",
+    edxml={"steering_type": 1},
+)
 
 
 def services(api: Api) -> Services:
@@ -132,21 +148,7 @@ async def test_a_confidential_document_is_refused_for_the_axis(api: Api) -> None
 
 async def test_a_package_from_outside_reaches_the_inbox_and_answers_go_back(api: Api) -> None:
     await api.province()
-    package = ReceiveFromAxis(
-        national_id="000.00.00.G22,2026/11/24,7816/VPCP-TTĐT",
-        business_type=0,
-        sender=REMOTE_MINISTRY,
-        sender_name="Văn phòng Chính phủ",
-        to=[COMMUNE, "000.00.00.H29"],
-        code_number="7816",
-        code_notation="VPCP-TTĐT",
-        document_type="cong-van",
-        subject="Về việc kết nối trục liên thông",
-        promulgated_on="2026-11-24",
-        place="Hà Nội",
-        priority="flash",
-        edxml={"steering_type": 1},
-    )
+    package = FROM_OUTSIDE
     writer = services(api).writer
     outcome = await writer.execute(package)
     assert outcome.recorded
@@ -201,24 +203,8 @@ async def test_the_cli_lists_parks_and_retries_on_the_store(
 
 async def test_a_reply_to_a_document_from_outside_names_it_on_the_way_out(api: Api) -> None:
     await api.province()
-    national = "000.00.00.G22,2026/11/24,7816/VPCP-TTĐT"
-    received = await services(api).writer.execute(
-        ReceiveFromAxis(
-            national_id=national,
-            business_type=0,
-            sender=REMOTE_MINISTRY,
-            sender_name="Văn phòng Chính phủ",
-            to=[COMMUNE],
-            code_number="7816",
-            code_notation="VPCP-TTĐT",
-            document_type="cong-van",
-            subject="Về việc kết nối trục liên thông",
-            promulgated_on="2026-11-24",
-            place="Hà Nội",
-            priority="normal",
-            edxml={},
-        )
-    )
+    national = FROM_OUTSIDE.national_id
+    received = await services(api).writer.execute(FROM_OUTSIDE)
     original = str(received.aggregate.id)
     status, reply = await api.send(COMMUNE, [REMOTE_MINISTRY], in_reply_to=original)
     assert status == 201, reply

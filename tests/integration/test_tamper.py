@@ -161,6 +161,17 @@ async def _verify(config: Config, workers: int = 1) -> tuple[str | None, int | N
     return outcome.failure, outcome.bad_position
 
 
+async def _named_altered(config: Config, p: int, *also: str) -> None:
+    """Verifies with one and two workers: each names the event at p as altered (and says
+    `also`)."""
+    for workers in (1, 2):
+        failure, position = await _verify(config, workers)
+        assert position == p, (p, workers, failure)
+        assert failure is not None
+        for words in ("altered", *also):
+            assert words in failure, (words, failure)
+
+
 @contextmanager
 def rewritten(t: Table, p: int, state: bytes) -> Iterator[None]:
     """Replaces the stored state of the event at p."""
@@ -266,11 +277,7 @@ async def test_a_duplicate_key_that_changes_a_value_is_named_as_an_alteration(
             twice = stored[:-1] + b',"%s":"changed"}' % key.encode()
             with rewritten(table, p, twice):
                 assert services.events.after(p - 1, 1)[0]["data"][key] == "changed"
-                for workers in (1, 2):
-                    failure, position = await _verify(store_config, workers)
-                    assert position == p, (p, workers, failure)
-                    assert failure is not None
-                    assert "altered" in failure
+                await _named_altered(store_config, p)
     finally:
         table.close()
 
@@ -284,11 +291,7 @@ async def test_an_alteration_after_a_state_in_another_text_is_named_at_its_posit
     try:
         other = json.dumps(msgspec.json.decode(bytes(table.row(2)[3])), indent=1).encode()
         with rewritten(table, 2, other), altered(table, head // 2):
-            for workers in (1, 2):
-                failure, position = await _verify(store_config, workers)
-                assert position == head // 2, (workers, failure)
-                assert failure is not None
-                assert "altered" in failure
+            await _named_altered(store_config, head // 2)
     finally:
         table.close()
 
@@ -304,11 +307,6 @@ async def test_a_state_that_is_no_event_is_named_as_an_alteration(
             stored = bytes(table.row(p)[3])
             for state in (b"not JSON", b"[1, 2]", stored.replace(b'"timestamp"', b'"stamp"')):
                 with rewritten(table, p, state):
-                    for workers in (1, 2):
-                        failure, position = await _verify(store_config, workers)
-                        assert position == p, (p, state, workers, failure)
-                        assert failure is not None
-                        assert "cannot be read as an event" in failure
-                        assert "altered" in failure
+                    await _named_altered(store_config, p, "cannot be read as an event")
     finally:
         table.close()
