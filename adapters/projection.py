@@ -32,7 +32,7 @@ from domain.document import (
 )
 
 
-class _Writes:
+class Writes:
     """Rows to insert, flushed with executemany before any update that may touch them."""
 
     def __init__(self, connection: Connection) -> None:
@@ -120,7 +120,7 @@ class ExchangeProjection:
         self.recorder = recorder
         self.mapper = mapper
         self.lock = lock or contextlib.nullcontext()
-        self._handlers: dict[type, Callable[[_Writes, int, Any], None]] = {
+        self._handlers: dict[type, Callable[[Writes, int, Any], None]] = {
             Agency.Registered: self._agency_registered,
             Agency.TokenRotated: self._token_rotated,
             Agency.Suspended: self._agency_status,
@@ -197,16 +197,16 @@ class ExchangeProjection:
     def apply(self, c: Connection, events: Iterable[tuple[int, Any]]) -> None:
         """Writes into the views what domain events, each with its position, change; the
         caller owns the transaction (and the tracking row, if it keeps one)."""
-        writes = _Writes(c)
+        writes = Writes(c)
         for position, event in events:
             self.handle(writes, position, event)
         writes.finish()
 
-    def handle(self, writes: _Writes, position: int, event: Any) -> None:
+    def handle(self, writes: Writes, position: int, event: Any) -> None:
         """Adds to writes what one event changes in the views."""
         self._handlers[type(event)](writes, position, event)
 
-    def _agency_registered(self, w: _Writes, position: int, e: Agency.Registered) -> None:
+    def _agency_registered(self, w: Writes, position: int, e: Agency.Registered) -> None:
         w.directory_changed_at = position
         w.insert(
             v.agencies,
@@ -232,7 +232,7 @@ class ExchangeProjection:
                 v.principals, {"token_sha256": e.token_sha256, "kind": "agency", "subject": e.code}
             )
 
-    def _token_rotated(self, w: _Writes, _: int, e: Agency.TokenRotated) -> None:
+    def _token_rotated(self, w: Writes, _: int, e: Agency.TokenRotated) -> None:
         w.flush()
         code = w.c.execute(
             sa.select(v.agencies.c.code).where(v.agencies.c.id == str(e.originator_id))
@@ -244,14 +244,14 @@ class ExchangeProjection:
         )
         w.insert(v.principals, {"token_sha256": e.token_sha256, "kind": "agency", "subject": code})
 
-    def _agency_status(self, w: _Writes, position: int, e: Agency.Event) -> None:
+    def _agency_status(self, w: Writes, position: int, e: Agency.Event) -> None:
         w.directory_changed_at = position
         status = "suspended" if isinstance(e, Agency.Suspended) else "active"
         w.execute(
             v.agencies.update().where(v.agencies.c.id == str(e.originator_id)).values(status=status)
         )
 
-    def _agency_ends(self, w: _Writes, position: int, e: Agency.Merged | Agency.Retired) -> None:
+    def _agency_ends(self, w: Writes, position: int, e: Agency.Merged | Agency.Retired) -> None:
         w.directory_changed_at = position
         successor = e.into if isinstance(e, Agency.Merged) else None
         w.execute(
@@ -260,7 +260,7 @@ class ExchangeProjection:
             .values(successor=successor, ends_on=e.effective)
         )
 
-    def _agency_renamed(self, w: _Writes, position: int, e: Agency.Renamed) -> None:
+    def _agency_renamed(self, w: Writes, position: int, e: Agency.Renamed) -> None:
         w.directory_changed_at = position
         w.execute(
             v.agencies.update()
@@ -268,7 +268,7 @@ class ExchangeProjection:
             .values(name=e.name, folded_name=v.fold(e.name))
         )
 
-    def _move_scheduled(self, w: _Writes, position: int, e: Agency.MoveScheduled) -> None:
+    def _move_scheduled(self, w: Writes, position: int, e: Agency.MoveScheduled) -> None:
         w.directory_changed_at = position
         w.execute(
             v.agencies.update()
@@ -276,7 +276,7 @@ class ExchangeProjection:
             .values(pending_parent=e.parent, pending_tier=e.tier, pending_on=e.effective)
         )
 
-    def _agency_moved(self, w: _Writes, position: int, e: Agency.Moved) -> None:
+    def _agency_moved(self, w: Writes, position: int, e: Agency.Moved) -> None:
         w.directory_changed_at = position
         w.execute(
             v.agencies.update()
@@ -290,7 +290,7 @@ class ExchangeProjection:
             )
         )
 
-    def _document_received(self, w: _Writes, position: int, e: Document.Received) -> None:
+    def _document_received(self, w: Writes, position: int, e: Document.Received) -> None:
         axis = {
             "national_id": e.national_id,
             "business_type": e.business_type,
@@ -299,7 +299,7 @@ class ExchangeProjection:
         }
         self._insert_document(w, position, e, e.national_id, None, axis)
 
-    def _axis_attempted(self, w: _Writes, position: int, e: Document.AxisAttempted) -> None:
+    def _axis_attempted(self, w: Writes, position: int, e: Document.AxisAttempted) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
         values: dict[str, Any] = {"attempts": e.attempt, "reason": e.reason}
         if e.ok:
@@ -309,21 +309,21 @@ class ExchangeProjection:
         if e.ok and e.item == AXIS_DOCUMENT:
             _move_axis_lines(w, doc_id, position, at, (QUEUED, PARKED), FORWARDED)
 
-    def _axis_parked(self, w: _Writes, position: int, e: Document.AxisParked) -> None:
+    def _axis_parked(self, w: Writes, position: int, e: Document.AxisParked) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
         w.flush()
         _set_item(w, doc_id, e.item, position, at, state=PARKED, reason=e.reason)
         if e.item == AXIS_DOCUMENT:
             _move_axis_lines(w, doc_id, position, at, (QUEUED,), PARKED)
 
-    def _axis_requeued(self, w: _Writes, position: int, e: Document.AxisRequeued) -> None:
+    def _axis_requeued(self, w: Writes, position: int, e: Document.AxisRequeued) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
         w.flush()
         _set_item(w, doc_id, e.item, position, at, state=QUEUED, attempts=0)
         if e.item == AXIS_DOCUMENT:
             _move_axis_lines(w, doc_id, position, at, (PARKED,), QUEUED)
 
-    def _certificate_registered(self, w: _Writes, _: int, e: Agency.CertificateRegistered) -> None:
+    def _certificate_registered(self, w: Writes, _: int, e: Agency.CertificateRegistered) -> None:
         w.flush()
         code = w.c.execute(
             sa.select(v.agencies.c.code).where(v.agencies.c.id == str(e.originator_id))
@@ -342,7 +342,7 @@ class ExchangeProjection:
             },
         )
 
-    def _certificate_retired(self, w: _Writes, _: int, e: Agency.CertificateRetired) -> None:
+    def _certificate_retired(self, w: Writes, _: int, e: Agency.CertificateRetired) -> None:
         w.execute(
             v.certificates.update()
             .where(v.certificates.c.fingerprint == e.fingerprint)
@@ -350,7 +350,7 @@ class ExchangeProjection:
         )
 
     def _signature_requirement(
-        self, w: _Writes, position: int, e: Agency.SignatureRequirementChanged
+        self, w: Writes, position: int, e: Agency.SignatureRequirementChanged
     ) -> None:
         w.directory_changed_at = position
         w.execute(
@@ -359,23 +359,23 @@ class ExchangeProjection:
             .values(signature_required=e.required)
         )
 
-    def _handed_over(self, w: _Writes, _: int, e: Document.HandedOver) -> None:
+    def _handed_over(self, w: Writes, _: int, e: Document.HandedOver) -> None:
         where = (v.recipients.c.document_id == str(e.originator_id)) & (
             v.recipients.c.agency == e.agency
         )
         w.execute(v.recipients.update().where(where).values(holder=e.to))
 
-    def _auditor_registered(self, w: _Writes, _: int, e: Auditor.Registered) -> None:
+    def _auditor_registered(self, w: Writes, _: int, e: Auditor.Registered) -> None:
         w.insert(
             v.principals, {"token_sha256": e.token_sha256, "kind": "auditor", "subject": e.name}
         )
 
-    def _document_sent(self, w: _Writes, position: int, e: Document.Sent) -> None:
+    def _document_sent(self, w: Writes, position: int, e: Document.Sent) -> None:
         self._insert_document(w, position, e, e.external_id, e.in_reply_to, None, e.signature)
 
     def _insert_document(
         self,
-        w: _Writes,
+        w: Writes,
         position: int,
         e: Document.Sent | Document.Received,
         external_id: str,
@@ -441,7 +441,7 @@ class ExchangeProjection:
                 },
             )
 
-    def _status_reported(self, w: _Writes, position: int, e: Document.StatusReported) -> None:
+    def _status_reported(self, w: Writes, position: int, e: Document.StatusReported) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
         if e.axis_item is not None:
             w.flush()
@@ -475,7 +475,7 @@ class ExchangeProjection:
             },
         )
 
-    def _document_revoked(self, w: _Writes, position: int, e: Document.Revoked) -> None:
+    def _document_revoked(self, w: Writes, position: int, e: Document.Revoked) -> None:
         doc_id, at = str(e.originator_id), rfc3339(e.timestamp)
         if e.axis == AXIS_REVOKE:
             w.flush()
@@ -515,7 +515,7 @@ class ExchangeProjection:
 
 
 def _queue(
-    w: _Writes,
+    w: Writes,
     doc_id: str,
     item: str,
     kind: str,
@@ -543,14 +543,14 @@ def _queue(
     )
 
 
-def _set_item(w: _Writes, doc_id: str, item: str, position: int, at: str, **values: Any) -> None:
+def _set_item(w: Writes, doc_id: str, item: str, position: int, at: str, **values: Any) -> None:
     """Changes an axis item's state, attempts or reason."""
     where = (v.axis_queue.c.document_id == doc_id) & (v.axis_queue.c.item == item)
     w.execute(v.axis_queue.update().where(where).values(updated_at=at, **values))
 
 
 def _move_axis_lines(
-    w: _Writes, doc_id: str, position: int, at: str, states: tuple[str, ...], to: str
+    w: Writes, doc_id: str, position: int, at: str, states: tuple[str, ...], to: str
 ) -> None:
     """Moves a document's axis recipients from states to another, with a history row each."""
     where = (

@@ -26,7 +26,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import views as v
-from adapters.projection import ExchangeProjection, _Writes
+from adapters.projection import ExchangeProjection, Writes
 from domain.exchange import Exchange
 
 # Events a decoding process sends at a time, and chunks the inserting process commits together:
@@ -103,7 +103,7 @@ def decode_chunk(
     changed: int | None = None
     to_domain_event = projection.mapper.to_domain_event
     for n in notifications:
-        writes = _Writes(cast(Connection, _NoViews()))
+        writes = Writes(cast(Connection, _NoViews()))
         try:
             projection.handle(writes, n.id, to_domain_event(n))
         except _ViewsNeeded:
@@ -141,7 +141,7 @@ def _decoder(
 
 
 def _apply_chunk(
-    projection: ExchangeProjection, writes: _Writes, segments: list[_Rows | _Stored]
+    projection: ExchangeProjection, writes: Writes, segments: list[_Rows | _Stored]
 ) -> None:
     """Adds a chunk's rows and applies its stored events, in order."""
     tables = {table.name: table for table in v.VIEW_TABLES}
@@ -222,7 +222,7 @@ def project_history(
                 if tracked != position:
                     # A router projected meanwhile: run_once finishes, exactly once.
                     return tracked
-                writes = _Writes(c)
+                writes = Writes(c)
                 for _ in range(CHUNKS_PER_TRANSACTION):
                     if position >= head:
                         break
