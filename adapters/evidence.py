@@ -10,7 +10,6 @@ event is applied exactly once, whichever router process gets to it first.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -27,7 +26,7 @@ from adapters import merkle
 from adapters.canonical import decode_without_floats, encode_sorted, may_sort_differently
 from adapters.eventlog import event_item
 from adapters.routerkey import RouterKey
-from adapters.sql import claim_tracking, read_tracking, run
+from adapters.sql import claim_tracking, insert_many, read_tracking, record_tracking, run
 
 metadata = sa.MetaData()
 
@@ -131,15 +130,6 @@ def fetch_nodes(c: Connection, wanted: Iterable[merkle.Node]) -> dict[merkle.Nod
     return found
 
 
-def _insert_sql(table: sa.Table, paramstyle: str) -> str:
-    """Returns the INSERT of every column of a table, in column order, for the driver."""
-    mark = "?" if paramstyle == "qmark" else "%s"
-    names = [c.name for c in table.columns]
-    return (
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(mark for _ in names)})"
-    )
-
-
 def create_tables(engine: Engine, name: str = "evidence") -> None:
     """Creates the evidence tables and the projection's tracking row if missing (never dropped:
     checkpoints are signed history)."""
@@ -209,11 +199,7 @@ class EvidenceProjection:
             frontier = self._frontier_at(c, size)
             signed = self._append(c, frontier, notifications)
             position = notifications[-1].id
-            run(
-                c,
-                f"UPDATE {tracking.name} SET position = ?, size = ?, updated_at = ? WHERE name = ?",
-                (position, frontier.size, time.time(), self.name),
-            )
+            record_tracking(c, tracking.name, self.name, position=position, size=frontier.size)
         self.recent.add(signed)
         self._edge = (frontier.size, list(frontier.edge))
         return position, len(notifications) == limit
@@ -244,11 +230,9 @@ class EvidenceProjection:
             kind = RECEIPT_KINDS.get(n.topic)
             if kind is not None:
                 new_receipts.append(self._receipt(c, kind, item, leaf, senders))
-        # Plain DBAPI executemany: SQLAlchemy's per-row parameter handling cost more than the
-        # inserts themselves (as in the views' projection).
         for table, rows in ((leaves, new_leaves), (nodes, new_nodes), (receipts, new_receipts)):
             if rows:
-                c.exec_driver_sql(_insert_sql(table, c.dialect.paramstyle), rows)
+                insert_many(c, table, rows)
         return new_receipts
 
     def _receipt(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
-import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from adapters import views as v
 from adapters.eventlog import rfc3339
-from adapters.sql import claim_tracking, read_tracking, run
+from adapters.sql import claim_tracking, insert_many, read_tracking, record_tracking
 from domain.agency import Agency, Auditor
 from domain.codes import FORWARDED, PARKED, QUEUED, Route, national_document_id
 from domain.directory import vietnam_day
@@ -52,13 +51,11 @@ class Writes:
         self.c.execute(statement)
 
     def flush(self) -> None:
-        # Plain DBAPI executemany with JSON encoded once by msgspec: the views' hot path, where
-        # SQLAlchemy's per-row parameter processing cost more than the inserts themselves.
-        mark = "?" if self.c.dialect.paramstyle == "qmark" else "%s"
+        # The rows' parameters were made as they came (JSON encoded once by msgspec).
         for table in v.VIEW_TABLES:
             rows = self.inserts.pop(table, None)
             if rows:
-                self.c.exec_driver_sql(_insert_sql(table, mark), rows)
+                insert_many(self.c, table, rows)
 
     def finish(self) -> None:
         """Flushes the rows and notes the position of the directory's last change."""
@@ -94,14 +91,6 @@ def _row_values(table: sa.Table) -> Callable[[dict[str, Any]], Any]:
         return tuple(listed)
 
     return values
-
-
-@functools.cache
-def _insert_sql(table: sa.Table, mark: str) -> str:
-    """Returns the INSERT of every column of a table."""
-    names = [c.name for c in table.columns]
-    marks = ", ".join(mark for _ in names)
-    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
 
 
 class ExchangeProjection:
@@ -188,11 +177,7 @@ class ExchangeProjection:
 
     def track(self, c: Connection, position: int) -> None:
         """Records, in the caller's transaction, the position the views now include."""
-        run(
-            c,
-            f"UPDATE {v.tracking.name} SET position = ?, updated_at = ? WHERE name = ?",
-            (position, time.time(), self.name),
-        )
+        record_tracking(c, v.tracking.name, self.name, position=position)
 
     def apply(self, c: Connection, events: Iterable[tuple[int, Any]]) -> None:
         """Writes into the views what domain events, each with its position, change; the

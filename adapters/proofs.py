@@ -95,19 +95,14 @@ class SqlEvidence:
 
     def leaves(self, first: int, last: int) -> dict[int, tuple[int, str]]:
         """Returns (leaf_index, hex hash) by position for the positions first..last."""
-        query = sa.select(leaves.c.position, leaves.c.leaf_index, leaves.c.hash).where(
-            leaves.c.position.between(first, last)
-        )
-        with self.engine.connect() as c:
-            return {r.position: (r.leaf_index, bytes(r.hash).hex()) for r in c.execute(query)}
+        return self._leaves(leaves.c.position.between(first, last))
 
     def leaves_at(self, positions: list[int]) -> dict[int, tuple[int, str]]:
         """Returns (leaf_index, hex hash) by position for the given positions that have a leaf."""
-        if not positions:
-            return {}
-        query = sa.select(leaves.c.position, leaves.c.leaf_index, leaves.c.hash).where(
-            leaves.c.position.in_(positions)
-        )
+        return self._leaves(leaves.c.position.in_(positions)) if positions else {}
+
+    def _leaves(self, where: Any) -> dict[int, tuple[int, str]]:
+        query = sa.select(leaves.c.position, leaves.c.leaf_index, leaves.c.hash).where(where)
         with self.engine.connect() as c:
             return {r.position: (r.leaf_index, bytes(r.hash).hex()) for r in c.execute(query)}
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 
@@ -32,6 +33,19 @@ def run(c: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, 
         cursor.close()
 
 
+@functools.cache
+def _insert_sql(table: sa.Table, paramstyle: str) -> str:
+    names = [c.name for c in table.columns]
+    marks = ", ".join("?" if paramstyle == "qmark" else "%s" for _ in names)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+
+
+def insert_many(c: Connection, table: sa.Table, rows: Sequence[Any]) -> None:
+    """Inserts rows (each its values in the table's column order) with one executemany on the
+    driver: SQLAlchemy's per-row parameter handling costs more than the inserts themselves."""
+    c.exec_driver_sql(_insert_sql(table, c.dialect.paramstyle), rows)
+
+
 def claim_tracking(c: Connection, table: str, name: str, columns: str) -> tuple[Any, ...]:
     """Touches a projection's tracking row first in its transaction, which takes the write lock
     (a row lock in PostgreSQL, the database's in SQLite) that keeps other processes' runners
@@ -41,6 +55,13 @@ def claim_tracking(c: Connection, table: str, name: str, columns: str) -> tuple[
         f"UPDATE {table} SET updated_at = ? WHERE name = ? RETURNING {columns}",
         (time.time(), name),
     )[0]
+
+
+def record_tracking(c: Connection, table: str, name: str, **columns: Any) -> None:
+    """Sets a projection's tracking columns (its position...) in its transaction."""
+    assigned = "".join(f"{column} = ?, " for column in columns)
+    sql = f"UPDATE {table} SET {assigned}updated_at = ? WHERE name = ?"
+    run(c, sql, (*columns.values(), time.time(), name))
 
 
 def read_tracking(c: Connection, table: str, name: str, columns: str) -> tuple[Any, ...]:

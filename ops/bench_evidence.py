@@ -23,9 +23,10 @@ _RATE = re.compile(r"([\d,]+) events/s")
 _CPU = re.compile(r"([\d.]+) µs CPU/event")
 
 
-def _reported_rate(ctx: Context) -> float:
-    """The events/s the last command printed (timed by itself: without Python's start-up)."""
-    found = _RATE.findall((ctx.workdir / "large.log").read_text(errors="replace"))
+def _reported(ctx: Context, figure: re.Pattern[str]) -> float:
+    """A figure the last command printed, e.g. its events/s (timed by itself: without Python's
+    start-up)."""
+    found = figure.findall((ctx.workdir / "large.log").read_text(errors="replace"))
     return float(found[-1].replace(",", ""))
 
 
@@ -37,7 +38,7 @@ async def evidence_phase(ctx: Context, send_cpu_us: float | None) -> list[Row]:
     await _cli(ctx, f"seeding {docs:,} documents", ["seed", *store, "--documents", str(docs)], 10)
     events = docs + 2
     await _cli(ctx, "rebuilding the evidence", ["audit", "rebuild", *store], docs / 4000)
-    seconds = events / _reported_rate(ctx)
+    seconds = events / _reported(ctx, _RATE)
     per_event_us = seconds / events * 1e6
     share = f"; {per_event_us / send_cpu_us:.0%} of a send's CPU" if send_cpu_us else ""
     rows = [
@@ -49,8 +50,8 @@ async def evidence_phase(ctx: Context, send_cpu_us: float | None) -> list[Row]:
         )
     ]
     wall = await _cli(ctx, "verifying the history", ["audit", "verify", *store], docs / 50_000)
-    rate = _reported_rate(ctx)
-    cpu_us = float(_CPU.findall((ctx.workdir / "large.log").read_text(errors="replace"))[-1])
+    rate = _reported(ctx, _RATE)
+    cpu_us = _reported(ctx, _CPU)
     seconds = events / rate
     rows.append(
         Row(
