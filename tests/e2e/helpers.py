@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api
 
+from .conftest import LIENTHONG
+
 T = TypeVar("T")
 # A small province for tests with several writers: each agency sends to the next one, so every
 # agency both sends and receives.
@@ -98,3 +100,13 @@ def caught_up(answer: tuple[int, Any]) -> bool:
     """Tells whether a /readyz answer says the views include every stored event."""
     status, body = answer
     return status == 200 and body["views_position"] == body["store_position"]
+
+
+async def lienthong(*args: str) -> tuple[int, str, str]:
+    """Runs the `lienthong` command to its end; returns its exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        str(LIENTHONG), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

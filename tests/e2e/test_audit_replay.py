@@ -11,25 +11,16 @@ import aiohttp
 
 from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api
 
-from .conftest import LIENTHONG, Server
-from .helpers import new_auditor
+from .conftest import Server
+from .helpers import lienthong, new_auditor
 
 REPLAY_SECONDS = 60
 
 
 async def audit_replay(*args: str) -> tuple[int, str, str]:
     """Runs `lienthong audit replay` with args; returns its exit code, stdout and stderr."""
-    process = await asyncio.create_subprocess_exec(
-        str(LIENTHONG),
-        "audit",
-        "replay",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), REPLAY_SECONDS)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    async with asyncio.timeout(REPLAY_SECONDS):
+        return await lienthong("audit", "replay", *args)
 
 
 def lines_of(text: str) -> list[dict[str, Any]]:

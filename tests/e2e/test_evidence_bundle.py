@@ -13,25 +13,16 @@ import aiohttp
 from adapters.pki import new_key, pem
 from adapters.signing import sign_document
 from adapters.trust import fingerprint
-from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import COMMUNE, PROVINCE, Api, attachment, auth, document
 from tests.support.pki import session_ca, write_trust_store
 
-from .conftest import LIENTHONG, Servers
+from .conftest import Servers
+from .helpers import lienthong
 
 
 async def _verify_bundle(*args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        str(LIENTHONG),
-        "audit",
-        "verify-bundle",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, (out + err).decode()
+    code, out, err = await lienthong("audit", "verify-bundle", *args)
+    return code, out + err
 
 
 async def test_a_downloaded_bundle_verifies_offline_with_the_served_certificate(
@@ -42,12 +33,7 @@ async def test_a_downloaded_bundle_verifies_offline_with_the_served_certificate(
     api = Api(session, server.base_url)
     await api.province()
     certificate, key = session_ca().issue("Văn phòng UBND tỉnh Nghệ An", new_key("ec"))
-    status, body = await api.call(
-        "POST",
-        f"/v1/agencies/{PROVINCE}/certificates",
-        OPERATOR_TOKEN,
-        json={"pem": pem(certificate)},
-    )
+    status, body = await api.register_certificate(PROVINCE, pem(certificate))
     assert status == 201, body
     unsigned = document([COMMUNE], attachments=[attachment("cv.pdf", b"%PDF-1.7 t\xe1\xbb\x9d")])
     signed = sign_document(unsigned, key, pem(certificate))

@@ -14,7 +14,6 @@ import pytest
 
 from adapters.pki import key_pem, new_key, pem
 from adapters.trust import fingerprint
-from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import COMMUNE, PROVINCE, Api, attachment, document
 from tests.support.pki import session_ca, write_trust_store
 
@@ -47,12 +46,7 @@ async def test_a_document_signed_with_openssl_is_verified_and_recorded(
     certificate, key = session_ca().issue("Văn phòng UBND tỉnh Nghệ An", new_key(kind))
     (tmp_path / "key.pem").write_bytes(key_pem(key))
     (tmp_path / "cert.pem").write_text(pem(certificate))
-    status, body = await api.call(
-        "POST",
-        f"/v1/agencies/{PROVINCE}/certificates",
-        OPERATOR_TOKEN,
-        json={"pem": pem(certificate)},
-    )
+    status, body = await api.register_certificate(PROVINCE, pem(certificate))
     assert status == 201, body
     sent = document([COMMUNE], attachments=[attachment("cv.pdf", b"%PDF-1.7 t\xe1\xbb\x9d")])
     (tmp_path / "body.json").write_text(json.dumps(sent, ensure_ascii=False), encoding="utf-8")

@@ -34,9 +34,7 @@ async def api(store_config: Config, tmp_path: Path, aiohttp_client: Any) -> Api:
 
 async def register(api: Api, code: str, certificate: Any) -> tuple[int, Any]:
     """Registers a certificate for an agency as the operator."""
-    return await api.call(
-        "POST", f"/v1/agencies/{code}/certificates", OPERATOR_TOKEN, json={"pem": pem(certificate)}
-    )
+    return await api.register_certificate(code, pem(certificate))
 
 
 async def signer(api: Api, code: str = PROVINCE, kind: str = "ec") -> tuple[Any, PrivateKey]:

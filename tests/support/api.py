@@ -138,6 +138,15 @@ class Api:
             self.tokens[code] = body["token"]
         return body.get("token")
 
+    async def register_certificate(self, code: str, certificate_pem: str) -> tuple[int, Any]:
+        """Registers a signing certificate (PEM) for an agency as the operator."""
+        return await self.call(
+            "POST",
+            f"/v1/agencies/{code}/certificates",
+            OPERATOR_TOKEN,
+            json={"pem": certificate_pem},
+        )
+
     async def province(self) -> None:
         """Registers a province across the four tiers, with one remote ministry."""
         for code, tier, parent, remote in FOUR_TIERS:

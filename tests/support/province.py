@@ -98,12 +98,7 @@ async def seed(api: Api) -> Province:
         revoked=revoked,
         abroad=await _sent(api, OWNER, [REMOTE_MINISTRY], "SEED-5"),
     )
-    status, body = await api.call(
-        "POST",
-        f"/v1/agencies/{OWNER}/certificates",
-        OPERATOR_TOKEN,
-        json={"pem": pem(OWNER_CERTIFICATE)},
-    )
+    status, body = await api.register_certificate(OWNER, pem(OWNER_CERTIFICATE))
     assert status == 201, body
     status, body = await api.call("POST", f"/v1/agencies/{SUSPENDED}/suspend", OPERATOR_TOKEN)
     assert status == 200, body
