@@ -41,7 +41,10 @@ class Table:
             self.c = psycopg.connect(config.database_url, autocommit=True)
         self.columns = "originator_id, originator_version, topic, state"
 
-    def close(self) -> None:
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         self.c.close()
 
     def sql(self, statement: str, *params: Any) -> list[Row]:
@@ -190,8 +193,7 @@ async def test_every_kind_of_tamper_is_named_at_its_first_bad_position(
     _, size = await services.call(services.evidence.head)
     head = await services.call(services.events.max_position)
     assert await _verify(store_config) == (None, None)
-    table = Table(store_config, services)
-    try:
+    with Table(store_config, services) as table:
         for name, tamper in TAMPERS.items():
             for p in (2, head // 2, head - 2):
                 with tamper(table, p):
@@ -200,8 +202,6 @@ async def test_every_kind_of_tamper_is_named_at_its_first_bad_position(
                     assert failure is not None
                     assert name in failure
                 assert await _verify(store_config) == (None, None), (name, p)
-    finally:
-        table.close()
     assert size == head
 
 
@@ -218,12 +218,8 @@ async def test_the_command_exits_1_naming_the_position_and_0_when_untouched(
     done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "audit verify: OK" in done.stdout
-    table = Table(store_config, services)
-    try:
-        with deleted(table, 7):
-            done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
-    finally:
-        table.close()
+    with Table(store_config, services) as table, deleted(table, 7):
+        done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("audit verify: FAILED at position 7: "), done.stdout
 
@@ -244,8 +240,7 @@ async def test_a_state_stored_in_another_text_of_the_same_json_verifies_as_the_a
 ) -> None:
     services = await _history(api)
     head = await services.call(services.events.max_position)
-    table = Table(store_config, services)
-    try:
+    with Table(store_config, services) as table:
         for p in (2, head // 2, head - 2):
             shown = services.events.after(p - 1, 1)
             state = msgspec.json.decode(bytes(table.row(p)[3]))
@@ -255,8 +250,6 @@ async def test_a_state_stored_in_another_text_of_the_same_json_verifies_as_the_a
                 assert services.events.after(p - 1, 1) == shown
                 for workers in (1, 2):
                     assert await _verify(store_config, workers) == (None, None), (p, workers)
-    finally:
-        table.close()
 
 
 async def test_a_duplicate_key_that_changes_a_value_is_named_as_an_alteration(
@@ -264,8 +257,7 @@ async def test_a_duplicate_key_that_changes_a_value_is_named_as_an_alteration(
 ) -> None:
     services = await _history(api)
     head = await services.call(services.events.max_position)
-    table = Table(store_config, services)
-    try:
+    with Table(store_config, services) as table:
         for p in (2, head // 2, head - 2):
             stored = bytes(table.row(p)[3])
             key = next(
@@ -278,8 +270,6 @@ async def test_a_duplicate_key_that_changes_a_value_is_named_as_an_alteration(
             with rewritten(table, p, twice):
                 assert services.events.after(p - 1, 1)[0]["data"][key] == "changed"
                 await _named_altered(store_config, p)
-    finally:
-        table.close()
 
 
 async def test_an_alteration_after_a_state_in_another_text_is_named_at_its_position(
@@ -287,13 +277,10 @@ async def test_an_alteration_after_a_state_in_another_text_is_named_at_its_posit
 ) -> None:
     services = await _history(api)
     head = await services.call(services.events.max_position)
-    table = Table(store_config, services)
-    try:
+    with Table(store_config, services) as table:
         other = json.dumps(msgspec.json.decode(bytes(table.row(2)[3])), indent=1).encode()
         with rewritten(table, 2, other), altered(table, head // 2):
             await _named_altered(store_config, head // 2)
-    finally:
-        table.close()
 
 
 async def test_a_state_that_is_no_event_is_named_as_an_alteration(
@@ -301,12 +288,9 @@ async def test_a_state_that_is_no_event_is_named_as_an_alteration(
 ) -> None:
     services = await _history(api)
     head = await services.call(services.events.max_position)
-    table = Table(store_config, services)
-    try:
+    with Table(store_config, services) as table:
         for p in (2, head // 2, head - 2):
             stored = bytes(table.row(p)[3])
             for state in (b"not JSON", b"[1, 2]", stored.replace(b'"timestamp"', b'"stamp"')):
                 with rewritten(table, p, state):
                     await _named_altered(store_config, p, "cannot be read as an event")
-    finally:
-        table.close()
