@@ -11,6 +11,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.eventlog import recorded_at
 from adapters.evidence import canonical_item
 from adapters.leafhash import Leaves
 
@@ -52,8 +53,11 @@ def _both(leaves: Leaves, stored: bytes, topic: str = "DocumentSent") -> tuple[b
 
 
 def _same_value(fast: bytes, exact: bytes) -> bool:
-    """Whether the exact text is the canonical text of the value the fast one denotes."""
-    return rfc8785.dumps(msgspec.json.decode(fast)) == exact
+    """Whether the exact text is the canonical text of the value the fast one denotes, its
+    timestamp (kept as stored) written the way `recorded_at` writes it."""
+    item = msgspec.json.decode(fast)
+    item["recorded_at"] = recorded_at(item["recorded_at"])
+    return rfc8785.dumps(item) == exact
 
 
 @given(_data, st.booleans())
@@ -114,12 +118,37 @@ def test_hidden_fields_and_the_timestamp_are_left_out_whatever_the_shape() -> No
         _stored({"code": "X"}, token_sha256=None),
         _stored({"code": "X"}),
         _stored({"code": "X", "added": [1, {"b": 2, "a": 1}]}, token_sha256="ff"),
-        b'{"timestamp":"2026-11-24T08:00:00+07:00","code":"X"}',
     ]
     for stored in states * 2:
         fast, exact = _both(leaves, stored, "AgencyRegistered")
         assert fast == exact
         assert set(msgspec.json.decode(fast)["data"]) <= {"code", "added"}
+
+
+def test_a_timestamp_stored_in_another_form_stays_so_and_gives_a_text_no_leaf_has() -> None:
+    leaves = Leaves()
+    leaves.leaf(1, STREAM, 1, "AgencyRegistered", _stored({"code": "X"}))
+    for stamp in ("2026-11-24T15:00:00.123456+07:00", "2026-11-24T08:00:00.123456+00:00"):
+        stored = b'{"timestamp":"%s","code":"X"}' % stamp.encode()
+        fast, exact = _both(leaves, stored, "AgencyRegistered")
+        assert msgspec.json.decode(fast)["recorded_at"] == stamp
+        assert fast != exact
+        assert _same_value(fast, exact)
+        assert msgspec.json.decode(exact)["recorded_at"] == STAMP
+
+
+def test_objects_and_lists_of_objects_take_their_own_shapes() -> None:
+    leaves = Leaves()
+    recipients = [{"agency": "B", "tier": "province", "ancestors": ["A"]}] * 2
+    states = [
+        _stored({"to": recipients, "signature": {"z": 1, "a": "x"}}),
+        _stored({"to": recipients, "signature": None}),
+        _stored({"to": [*recipients, {"agency": "C", "tier": "commune"}], "signature": {}}),
+        _stored({"to": [], "signature": {"z": 1, "a": "x", "b": [{"y": 1, "x": 2}]}}),
+    ]
+    for stored in states * 2:
+        fast, exact = _both(leaves, stored)
+        assert fast == exact
 
 
 def test_a_stream_read_as_text_stands_only_in_its_canonical_form() -> None:
