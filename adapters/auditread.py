@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
+from eventsourcing.persistence import ApplicationRecorder
 
+from adapters.eventlog import _events_table
 from adapters.evidence import canonical_item
 from adapters.leafhash import Leaves
 
@@ -29,33 +31,79 @@ class Source:
     table: str
     position: str
 
+    @classmethod
+    def of(
+        cls, recorder: ApplicationRecorder, database_url: str | None, data_dir: Path | None
+    ) -> Source:
+        """The events table of a store opened with this URL or data directory."""
+        table = _events_table(recorder)
+        assert table is not None, "an in-memory store has no events table"
+        name, position, _, _ = table
+        if database_url:
+            return cls(None, database_url, name, position)
+        assert data_dir is not None
+        return cls(data_dir / "events.sqlite", None, name, position)
+
+
+class Reader:
+    """Reads stored events straight from the table, read-only, on a connection of its own:
+    (position, stream, version, topic, state) in commit order, the stream as stored in SQLite
+    (32 hex digits) and as text (with dashes) in PostgreSQL."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._lite: sqlite3.Connection | None = None
+        self._pg: psycopg.Connection[Any] | None = None
+        if source.sqlite_path is not None:
+            self._lite = sqlite3.connect(f"file:{source.sqlite_path}?mode=ro", uri=True)
+        else:
+            assert source.database_url is not None
+            self._pg = psycopg.connect(source.database_url)
+
+    def rows(
+        self, after: int, upto: int | None, only: list[int] | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """The events after..upto (or at the positions `only`), in commit order."""
+        source = self.source
+        bound = "" if upto is None else f" AND {source.position} <= {int(upto)}"
+        if only is not None:
+            bound += f" AND {source.position} IN ({','.join(str(int(p)) for p in only)})"
+        # PostgreSQL's text of a uuid is the events API's stream: no UUID object on either side.
+        stream = "originator_id" if self._lite is not None else "originator_id::text"
+        sql = (
+            f"SELECT {source.position}, {stream}, originator_version, topic, state "
+            f"FROM {source.table} WHERE {source.position} > {int(after)}{bound} "
+            f"ORDER BY {source.position}"
+        )
+        if self._lite is not None:
+            yield from self._lite.execute(sql)
+            return
+        assert self._pg is not None
+        # Binary: bytea travels as bytes, not as hex text the server writes and the client
+        # parses. A named cursor streams; its transaction ends with it.
+        with self._pg.transaction(), self._pg.cursor("events", binary=True) as cursor:
+            cursor.itersize = 20_000
+            cursor.execute(sql.encode())
+            yield from cursor
+
+    def close(self) -> None:
+        if self._lite is not None:
+            self._lite.close()
+        if self._pg is not None:
+            self._pg.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def _rows(
     source: Source, after: int, upto: int | None, only: list[int] | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    bound = "" if upto is None else f" AND {source.position} <= {int(upto)}"
-    if only is not None:
-        bound += f" AND {source.position} IN ({','.join(str(int(p)) for p in only)})"
-    # PostgreSQL's text of a uuid is the events API's stream: no UUID object on either side.
-    stream = "originator_id" if source.sqlite_path is not None else "originator_id::text"
-    sql = (
-        f"SELECT {source.position}, {stream}, originator_version, topic, state "
-        f"FROM {source.table} WHERE {source.position} > {int(after)}{bound} "
-        f"ORDER BY {source.position}"
-    )
-    if source.sqlite_path is not None:
-        lite = sqlite3.connect(f"file:{source.sqlite_path}?mode=ro", uri=True)
-        try:
-            yield from lite.execute(sql)
-        finally:
-            lite.close()
-        return
-    assert source.database_url is not None
-    # Binary: bytea travels as bytes, not as hex text the server writes and the client parses.
-    with psycopg.connect(source.database_url) as pg, pg.cursor("audit", binary=True) as cursor:
-        cursor.itersize = 20_000
-        cursor.execute(sql.encode())
-        yield from cursor
+    with Reader(source) as reader:
+        yield from reader.rows(after, upto, only)
 
 
 class Chunk(NamedTuple):

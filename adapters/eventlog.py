@@ -21,7 +21,9 @@ _UTC_MICROSECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 
 def rfc3339(moment: datetime) -> str:
     """Formats an aware datetime as an RFC 3339 UTC string with microseconds."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    if moment.tzinfo is not UTC:  # what the store gives back is UTC already
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def recorded_at(stamp: Any) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn, cast
@@ -26,6 +26,8 @@ from eventsourcing.persistence import Notification
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import views as v
+from adapters.auditread import Reader, Source
+from adapters.evidence import stream_text
 from adapters.projection import ExchangeProjection, Writes
 from domain.exchange import Exchange
 
@@ -123,21 +125,51 @@ def decode_chunk(
 
 
 def _decoder(
-    env: dict[str, str], views_url: str, pipe: Pipe, k: int, n: int, head: int, chunk: int
+    env: dict[str, str],
+    views_url: str,
+    source: Source,
+    pipe: Pipe,
+    k: int,
+    n: int,
+    head: int,
+    chunk: int,
 ) -> None:
     """A decoding process: sends chunks k, k + n, k + 2n... of positions 1 to head."""
     exchange = Exchange(env=env | {"CREATE_TABLE": "no"})
     engine = v.create_engine(views_url)
     projection = ExchangeProjection(engine, exchange.recorder, exchange.mapper)
+    reader = Reader(source)
     try:
         for start in range(1 + k * chunk, head + 1, n * chunk):
             stop = min(start + chunk - 1, head)
-            notifications = exchange.recorder.select_notifications(start, chunk, stop)
+            notifications = _notifications(reader.rows(start - 1, stop))
             pipe.send_bytes(_encode((stop, decode_chunk(projection, notifications))))
     finally:
         pipe.close()
+        reader.close()
         exchange.close()
         engine.dispose()
+
+
+class _StreamText(str):
+    """A stream id as text with dashes, which the mapper passes to the event as it is (it turns
+    a plain str into a UUID): the handlers only take its text."""
+
+    __slots__ = ()
+
+
+def _notifications(rows: Iterable[tuple[Any, ...]]) -> list[Notification]:
+    """Notifications of rows read straight from the events table, without a UUID per row."""
+    return [
+        Notification(
+            id=position,
+            originator_id=cast(UUID, _StreamText(stream_text(stream))),
+            originator_version=version,
+            topic=topic,
+            state=bytes(state),
+        )
+        for position, stream, version, topic, state in rows
+    ]
 
 
 def _apply_chunk(
@@ -167,7 +199,13 @@ class Decoders:
     """The decoding processes of a rebuild, each with the pipe it sends its chunks on."""
 
     def __init__(
-        self, env: dict[str, str], views_url: str, head: int, workers: int, chunk: int
+        self,
+        env: dict[str, str],
+        views_url: str,
+        source: Source,
+        head: int,
+        workers: int,
+        chunk: int,
     ) -> None:
         if workers < 1:
             msg = f"a rebuild needs at least one decoding process, not {workers}"
@@ -178,7 +216,9 @@ class Decoders:
         for k in range(workers):
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
-                target=_decoder, args=(env, views_url, sender, k, workers, head, chunk), daemon=True
+                target=_decoder,
+                args=(env, views_url, source, sender, k, workers, head, chunk),
+                daemon=True,
             )
             process.start()
             sender.close()
@@ -239,6 +279,7 @@ def rebuild_views(
     exchange: Exchange,
     env: dict[str, str],
     views_url: str,
+    source: Source,
     *,
     workers: int = 2,
     chunk: int = CHUNK,
@@ -248,7 +289,7 @@ def rebuild_views(
     at the end; calls progress(stage, position, head) as it goes; returns the position reached."""
     head = exchange.recorder.max_notification_id() or 0
     # Started first, the processes import and connect while the old views are dropped.
-    decoders = Decoders(env, views_url, head, workers, chunk)
+    decoders = Decoders(env, views_url, source, head, workers, chunk)
     engine = rebuild_engine(views_url)
     projection = ExchangeProjection(engine, exchange.recorder, exchange.mapper)
     finished = False

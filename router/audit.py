@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from adapters import evidence as ev
 from adapters.audit import Outcome, Recorded, Take, verify
 from adapters.auditread import Source
-from adapters.eventlog import _events_table
 from adapters.evidence import EvidenceProjection
 from adapters.routerkey import stored_certificate
 from router.config import Config
@@ -72,14 +71,10 @@ def run_verify(
     Raises SystemExit when there is no certificate to check the checkpoints with."""
     exchange, views = open_exchange(config)
     try:
-        table = _events_table(exchange.recorder)
-        assert table is not None
-        name, position, _, _ = table
+        source = Source.of(exchange.recorder, config.database_url, config.data_dir)
         head = exchange.recorder.max_notification_id() or 0
     finally:
         exchange.close()
-    sqlite_path = config.data_dir / "events.sqlite" if config.data_dir else None
-    source = Source(sqlite_path, None if sqlite_path else config.database_url, name, position)
     if certificate_file is not None:
         certificate = x509.load_pem_x509_certificate(certificate_file.read_bytes())
         origin = str(certificate_file)

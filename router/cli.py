@@ -250,6 +250,7 @@ def _progress_bar(*, stderr: bool = False) -> Progress:
 
 def rebuild(args: argparse.Namespace) -> None:
     """Drops the views and replays the whole history into them, with a progress bar."""
+    from adapters.auditread import Source
     from adapters.eventstore import store_env, views_url
     from adapters.rebuild import rebuild_views
     from router.services import open_exchange
@@ -267,6 +268,7 @@ def rebuild(args: argparse.Namespace) -> None:
             exchange,
             store_env(config.database_url, config.data_dir),
             views_url(config.database_url, config.data_dir),
+            Source.of(exchange.recorder, config.database_url, config.data_dir),
             workers=args.workers,
             progress=show,
         )

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters import views as v
+from adapters.auditread import Source
 from adapters.eventstore import store_env
 from adapters.projection import ExchangeProjection
 from adapters.rebuild import CHUNKS_PER_TRANSACTION, _Rows, _Stored, decode_chunk, rebuild_views
@@ -100,6 +101,7 @@ async def test_a_rebuild_by_decoding_processes_equals_the_views_kept_live(
             exchange,
             store_env(store_config.database_url, store_config.data_dir),
             url,
+            Source.of(exchange.recorder, store_config.database_url, store_config.data_dir),
             workers=2,
             chunk=3,
             progress=lambda *stage: stages.append(stage),
