@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from adapters import views as v
 from adapters.eventlog import rfc3339
 from adapters.sql import claim_tracking, insert_many, read_tracking, record_tracking
-from domain.agency import Agency, Auditor
+from domain.agency import Agency, Auditor, CertificateClaim
 from domain.codes import FORWARDED, PARKED, QUEUED, Route, national_document_id
 from domain.directory import vietnam_day
 from domain.document import (
@@ -123,6 +123,8 @@ class ExchangeProjection:
             Agency.CertificateRetired: self._certificate_retired,
             Agency.SignatureRequirementChanged: self._signature_requirement,
             Auditor.Registered: self._auditor_registered,
+            # The views list certificates from the agencies' events.
+            CertificateClaim.Claimed: lambda *_: None,
             Document.Sent: self._document_sent,
             Document.StatusReported: self._status_reported,
             Document.Revoked: self._document_revoked,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
 
-from domain.codes import AgencyStatus, Tier, agency_id, auditor_id
+from domain.codes import AgencyStatus, Tier, agency_id, auditor_id, certificate_id
 from domain.errors import Conflict, Invalid, NotFound
 
 
@@ -344,4 +344,38 @@ class Auditor(BaseAggregate[UUID]):
         """Creates the auditor."""
         return cls._create(
             cls.Registered, id=auditor_id(name), name=name, token_sha256=token_sha256
+        )
+
+
+class CertificateClaim(BaseAggregate[UUID]):
+    """The agency a signing certificate belongs to, for good: created with the certificate's
+    first registration. Its id comes from the fingerprint, so two registrations of one
+    certificate to two agencies, racing in two router processes, cannot both commit: the store
+    takes the first claim and refuses the second (the same stream and version)."""
+
+    TOPIC = "CertificateClaim"
+
+    if TYPE_CHECKING:
+        fingerprint: str
+        agency: str
+
+    class Event(AggregateEvent):
+        """Base of claim events."""
+
+    class Claimed(Event, AggregateCreated):
+        """A signing certificate was registered to an agency, the only one it may sign for."""
+
+        TOPIC = "CertificateClaimed"
+        fingerprint: str
+        agency: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.fingerprint = self.fingerprint
+            aggregate.agency = self.agency
+
+    @classmethod
+    def claim(cls, *, fingerprint: str, agency: str) -> CertificateClaim:
+        """Creates the claim of an agency on a certificate."""
+        return cls._create(
+            cls.Claimed, id=certificate_id(fingerprint), fingerprint=fingerprint, agency=agency
         )

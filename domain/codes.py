@@ -96,6 +96,11 @@ def agency_id(code: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, f"agency:{code}")
 
 
+def certificate_id(fingerprint: str) -> uuid.UUID:
+    """Returns the aggregate id of the claim on a signing certificate (its SHA-256 fingerprint)."""
+    return uuid.uuid5(_NAMESPACE, f"certificate:{fingerprint}")
+
+
 def auditor_id(name: str) -> uuid.UUID:
     """Returns the aggregate id of the auditor with this name."""
     return uuid.uuid5(_NAMESPACE, f"auditor:{name}")

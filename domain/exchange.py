@@ -10,13 +10,14 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import Recording
 
-from domain.agency import Agency, Auditor
+from domain.agency import Agency, Auditor, CertificateClaim
 from domain.codes import (
     Route,
     Tier,
     agency_id,
     auditor_id,
     axis_document_id,
+    certificate_id,
     check_agency_code,
     document_id,
 )
@@ -284,15 +285,16 @@ class Exchange(Application[UUID]):
         agency: Agency = uow.get(agency_id(cmd.code), f"agency {cmd.code}")
         if agency.remote:
             raise Invalid.field("pem", f"agency {cmd.code} is remote: it signs on the axis")
-        owner = self.directory.certificate_owner(cmd.fingerprint)
-        for other in uow.changed():  # registered earlier in this commit
-            if isinstance(other, Agency) and cmd.fingerprint in other.certificates:
-                owner = other.code
+        claim: CertificateClaim | None = uow.find(certificate_id(cmd.fingerprint))
+        # A history from before claims were recorded: its registrations tell the owner.
+        owner = claim.agency if claim else self.directory.certificate_owner(cmd.fingerprint)
         if owner is not None and owner != cmd.code:
             raise Invalid.field("pem", f"the certificate belongs to agency {owner}")
         recorded = agency.register_certificate(
             cmd.fingerprint, cmd.subject, cmd.not_before, cmd.not_after, cmd.pem
         )
+        if recorded and claim is None:
+            uow.add(CertificateClaim.claim(fingerprint=cmd.fingerprint, agency=cmd.code))
         return Outcome(agency, recorded)
 
     def retire_certificate(self, cmd: RetireCertificate, uow: UnitOfWork) -> Outcome:

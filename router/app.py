@@ -113,7 +113,8 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """GET /readyz: the store answers and the views are caught up within bounds."""
+    """GET /readyz: the store answers and the views and the evidence are caught up within
+    bounds."""
     services = request.app[SERVICES]
     try:
         head = await asyncio.wait_for(services.call(services.events.max_position), 5)
@@ -126,8 +127,20 @@ async def readyz(request: web.Request) -> web.Response:
         return problem(503, f"the projection is failing; views stopped {lag} events behind")
     if lag > services.config.ready_max_lag_events:
         return problem(503, f"views are {lag} events behind the store")
+    # Sends wait for their receipts, which the evidence projection signs.
+    evidence = services.evidence_runner
+    behind = head - evidence.position
+    if not evidence.healthy:
+        return problem(503, f"the evidence projection is failing, {behind} events behind")
+    if behind > services.config.ready_max_lag_events:
+        return problem(503, f"the evidence is {behind} events behind the store")
     return json_response(
-        {"status": "ready", "store_position": head, "views_position": services.runner.position}
+        {
+            "status": "ready",
+            "store_position": head,
+            "views_position": services.runner.position,
+            "evidence_position": evidence.position,
+        }
     )
 
 

@@ -10,8 +10,14 @@ import pytest
 
 from adapters.projection import ExchangeProjection
 from adapters.runner import ProjectionRunner
-from domain.codes import Tier
-from domain.commands import Command, RegisterAgency, ReportStatus, SendDocument
+from domain.codes import Tier, agency_id
+from domain.commands import (
+    Command,
+    RegisterAgency,
+    RegisterCertificate,
+    ReportStatus,
+    SendDocument,
+)
 from domain.document import Document
 from domain.errors import Conflict, Invalid
 from ops.metrics import Metrics
@@ -162,3 +168,55 @@ async def test_a_concurrent_writer_is_retried_not_lost(
     stored: Document = harness.exchange.repository.get(doc)
     assert {a: r.state for a, r in stored.recipients.items()} == {COMMUNE: "03", COMMUNE_2: "03"}
     assert stored.version == 3
+
+
+def register_certificate(code: str) -> RegisterCertificate:
+    return RegisterCertificate(
+        code,
+        "ab" * 32,
+        "CN=Test",
+        "2026-01-01T00:00:00.000000Z",
+        "2027-01-01T00:00:00.000000Z",
+        "-",
+    )
+
+
+class RacingRegistration:
+    """Another router process that registers the certificate to another agency mid-decision,
+    before this process's views show it."""
+
+    def __init__(self, config: Config, inner: Any) -> None:
+        self.other, self.views = open_exchange(config)
+        self.inner = inner
+        self.raced = False
+
+    def certificate_owner(self, fingerprint: str) -> str | None:
+        if not self.raced:
+            self.raced = True
+            assert self.other.execute(register_certificate(COMMUNE_2)).recorded
+            return None
+        return self.inner.certificate_owner(fingerprint)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_two_processes_cannot_both_register_a_certificate_to_two_agencies(
+    harness: Harness, store_config: Config
+) -> None:
+    racing = RacingRegistration(store_config, harness.exchange.directory)
+    harness.exchange.directory = racing
+    try:
+        [result] = await harness.batch([register_certificate(COMMUNE)])
+    finally:
+        racing.other.close()
+        racing.views.engine.dispose()
+    assert racing.raced
+    assert isinstance(result, Invalid), result
+    assert f"belongs to agency {COMMUNE_2}" in str(result)
+    owners = [
+        code
+        for code in (COMMUNE, COMMUNE_2)
+        if "ab" * 32 in harness.exchange.repository.get(agency_id(code)).certificates
+    ]
+    assert owners == [COMMUNE_2]

@@ -1,4 +1,5 @@
-"""/readyz tells when the views lag behind the store, and when the store cannot be reached."""
+"""/readyz tells when the views or the evidence lag behind the store, and when the store cannot
+be reached."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from domain.codes import Tier
 from domain.commands import RegisterAgency
 from router.app import create_app
 from router.config import Config
-from router.services import open_exchange
+from router.services import SERVICES, open_exchange
 from tests.conftest import OPERATOR_TOKEN
 from tests.support.api import Api
 
@@ -37,13 +38,19 @@ async def test_readyz_fails_while_the_views_lag_and_recovers(
         views.engine.dispose()
     status, body = await api.call("GET", "/readyz")
     assert status == 503, body
-    assert "3 events behind" in body["detail"]
+    assert body["detail"] == "views are 3 events behind the store"
+
+    # The views catch up; the evidence (receipts, Merkle leaves) still lags.
+    assert await asyncio.to_thread(api.session.app[SERVICES].runner.catch_up)
+    status, body = await api.call("GET", "/readyz")
+    assert status == 503, body
+    assert body["detail"] == "the evidence is 3 events behind the store"
 
     status, _ = await api.call("POST", "/v1/auditors", OPERATOR_TOKEN, json={"name": "A"})
     assert status == 201
     status, body = await api.call("GET", "/readyz")
     assert status == 200, body
-    assert body["store_position"] == body["views_position"] == 4
+    assert body["store_position"] == body["views_position"] == body["evidence_position"] == 4
 
 
 @pytest.mark.postgres

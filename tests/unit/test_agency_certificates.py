@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from eventsourcing.persistence import RecordConflictError
 
 from domain.commands import RegisterCertificate, RequireSignature, RetireCertificate
 from domain.errors import Conflict, Invalid, NotFound
@@ -109,3 +110,32 @@ def test_a_retry_of_a_signed_document_answers_with_the_first(exchange: Exchange)
     again = exchange.execute(send_command([COMMUNE]))
     assert not again.recorded
     assert again.aggregate.id == first.aggregate.id
+
+
+def test_a_certificate_stays_its_first_agencys_once_retired(exchange: Exchange) -> None:
+    exchange.execute(register())
+    exchange.execute(RetireCertificate(PROVINCE, FP))
+    with pytest.raises(Invalid, match=f"belongs to agency {PROVINCE}"):
+        exchange.execute(register(DISTRICT))
+
+
+def test_one_commit_registering_a_certificate_twice_keeps_the_first_agency(
+    exchange: Exchange,
+) -> None:
+    uow = exchange.unit_of_work()
+    exchange.handle(register(), uow)
+    with pytest.raises(Invalid, match=f"belongs to agency {PROVINCE}"):
+        exchange.handle(register(DISTRICT), uow)
+
+
+def test_two_decisions_racing_to_claim_a_certificate_cannot_both_commit(
+    exchange: Exchange,
+) -> None:
+    first, second = exchange.unit_of_work(), exchange.unit_of_work()
+    exchange.handle(register(), first)
+    exchange.handle(register(DISTRICT), second)
+    exchange.commit(first)
+    with pytest.raises(RecordConflictError):
+        exchange.commit(second)
+    with pytest.raises(Invalid, match=f"belongs to agency {PROVINCE}"):
+        exchange.execute(register(DISTRICT))
