@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -82,6 +83,7 @@ def serve(args: argparse.Namespace) -> None:
             await demo.seed(app, base_url)
 
         app.on_startup.append(seed)
+    app.on_startup.append(_freeze_heap)
     uvloop.install()
     web.run_app(
         app,
@@ -94,6 +96,14 @@ def serve(args: argparse.Namespace) -> None:
         keepalive_timeout=config.read_timeout,
         print=lambda s: print(s, flush=True),
     )
+
+
+async def _freeze_heap(_: object) -> None:
+    """Leaves what start-up made (modules, classes, caches, a catch-up's leftovers) out of the
+    garbage collector's full passes: they held the event loop for 50-80 ms every few seconds
+    of sending."""
+    gc.collect()
+    gc.freeze()
 
 
 def _axis_settings(args: argparse.Namespace) -> dict[str, object]:
