@@ -21,7 +21,6 @@ from typing import Any, NoReturn, cast
 from uuid import UUID
 
 import msgspec
-import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 from sqlalchemy.engine import Connection, Engine
 
@@ -82,17 +81,7 @@ class _NoViews:
 
 def rebuild_engine(url: str) -> Engine:
     """Creates an engine for the rebuild alone: on SQLite, its connections skip syncing."""
-    engine = v.create_engine(url)
-    if engine.dialect.name == "sqlite":
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            for pragma in SQLITE_PRAGMAS:
-                cursor.execute(pragma)
-            cursor.close()
-
-    return engine
+    return v.create_engine(url, SQLITE_PRAGMAS)
 
 
 def decode_chunk(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -224,16 +224,18 @@ VIEW_TABLES = (
 )
 
 
-def create_engine(url: str) -> Engine:
-    """Creates the views engine; SQLite views use WAL and relaxed sync (they can be rebuilt)."""
+def create_engine(url: str, sqlite_pragmas: Sequence[str] = ()) -> Engine:
+    """Creates the views engine; SQLite views use WAL and relaxed sync (they can be rebuilt),
+    then the pragmas given."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        pragmas = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *sqlite_pragmas)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            for pragma in pragmas:
+                cursor.execute(pragma)
             cursor.close()
 
         return engine
