@@ -158,6 +158,15 @@ class RecentReceipts:
         """Returns a receipt signed here lately, else None."""
         return self._jws.get((document_id, version))
 
+    def missing(self, notifications: Iterable[Notification]) -> list[int]:
+        """Returns the positions of the events with a receipt that is not kept here."""
+        return [
+            n.id
+            for n in notifications
+            if n.topic in RECEIPT_KINDS
+            and (stream_text(n.originator_id), n.originator_version) not in self._jws
+        ]
+
 
 class EvidenceProjection:
     """Appends the Merkle leaves, subtrees and receipts of new events."""
@@ -177,6 +186,17 @@ class EvidenceProjection:
         self.lock = lock or contextlib.nullcontext()
         self.recent = RecentReceipts()
         self._edge: tuple[int, list[bytes]] = (-1, [])
+
+    def recall(self, notifications: Iterable[Notification]) -> None:
+        """Keeps the receipts of events projected already, that another process signed (one
+        query for a batch, instead of one for each answer that needs its receipt)."""
+        positions = self.recent.missing(notifications)
+        if positions:
+            marks = ", ".join("?" for _ in positions)
+            columns = ", ".join(c.name for c in receipts.columns)
+            sql = f"SELECT {columns} FROM {receipts.name} WHERE position IN ({marks})"
+            with self.engine.connect() as c:
+                self.recent.add(run(c, sql, positions))
 
     def tracked_position(self) -> int:
         """Returns the position the evidence includes."""

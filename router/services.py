@@ -131,6 +131,7 @@ def build_services(config: Config) -> Services:
         batch_preparer(exchange, events),
         write_lock(config, "events"),
         [evidence_runner],
+        lambda recordings: evidence.recall(r.notification for r in recordings),
     )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import RecordConflictError, Recording
 
 from adapters.eventstore import unavailable
 from adapters.runner import ProjectionRunner
@@ -44,6 +44,7 @@ class GroupCommitWriter:
         prepare: Callable[[Sequence[Command]], UnitOfWork] | None = None,
         commit_lock: AbstractContextManager[Any] | None = None,
         followers: Sequence[ProjectionRunner] = (),
+        on_projected: Callable[[Sequence[Recording[Any]]], None] | None = None,
     ) -> None:
         self.exchange = exchange
         self.commit_lock = commit_lock or contextlib.nullcontext()
@@ -51,6 +52,10 @@ class GroupCommitWriter:
         self.runner = runner
         # Further projections (the evidence) that a 2xx must include too.
         self.followers = followers
+        # Told each batch's recordings once the projections include them (the evidence keeps
+        # the receipts of events it did not sign itself: another process projected them).
+        self.on_projected = on_projected
+        self._recorded: list[Recording[Any]] = []
         self.metrics = metrics
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -90,15 +95,18 @@ class GroupCommitWriter:
                     break
                 batch.append(item)
             started = time.perf_counter()
+            self._recorded = []
             results = self._commit([command for command, _ in batch])
             self.metrics.commit_duration.observe(time.perf_counter() - started)
             self.metrics.commit_batch.observe(len(batch))
             # Project in this thread before answering, so a 2xx read-your-write holds; a failed
             # projection still answers (the events are committed) and is retried by the poller.
-            if any(isinstance(r, Outcome) and r.recorded for r in results):
-                self.runner.catch_up(checked=False)
+            if self._recorded:
+                projected = self.runner.catch_up(checked=False)
                 for follower in self.followers:
-                    follower.catch_up(checked=False)
+                    projected = follower.catch_up(checked=False) and projected
+                if projected and self.on_projected is not None:
+                    self._tell_projected()
             _deliver([future for _, future in batch], results)
             if stopping:
                 return
@@ -143,7 +151,16 @@ class GroupCommitWriter:
             return outcome
         return Conflict("the resource changed concurrently; try again")
 
+    def _tell_projected(self) -> None:
+        assert self.on_projected is not None
+        try:
+            self.on_projected(self._recorded)
+        except Exception:
+            # Only a cache is at stake: the answers read what they miss from the store.
+            log.exception("after-projection hook failed")
+
     def _count(self, recordings: Sequence[Any]) -> None:
+        self._recorded.extend(recordings)
         if recordings:
             self.metrics.events_committed.inc(len(recordings))
             self.metrics.store_position.set(recordings[-1].notification.id)

@@ -67,3 +67,38 @@ def test_projections_taking_turns_record_the_tree_of_every_event(store_config: C
     finally:
         exchange.close()
         views.engine.dispose()
+
+
+def test_a_projection_recalls_the_receipts_another_signed_in_one_query(
+    store_config: Config,
+) -> None:
+    exchange, views = open_exchange(store_config)
+    try:
+        create_tables(views.engine)
+        key = router_key(store_config, views)
+        ours, theirs = (EvidenceProjection(views.engine, exchange.recorder, key) for _ in range(2))
+        _ensure(
+            exchange,
+            ExchangeProjection(views.engine, exchange.recorder, exchange.mapper),
+            SENDER,
+            RECIPIENT,
+        )
+        commands = [_document(SENDER, RECIPIENT, f"recall-{i}", i) for i in range(4)]
+        uow = exchange.unit_of_work(absent={document_id(SENDER, c.external_id) for c in commands})
+        for command in commands:
+            exchange.handle(command, uow)
+        committed = [r.notification for r in exchange.commit(uow)]
+        theirs.run_once()
+        sent = [(str(n.originator_id), n.originator_version) for n in committed]
+        assert [ours.recent.get(*s) for s in sent] == [None] * 4
+        assert ours.recent.missing(committed) == [n.id for n in committed]
+
+        ours.recall(committed)
+
+        stored = SqlEvidence(views.engine, key)
+        assert [ours.recent.get(*s) for s in sent] == [stored.receipt(*s) for s in sent]
+        assert all(ours.recent.get(*s) for s in sent)
+        assert ours.recent.missing(committed) == []
+    finally:
+        exchange.close()
+        views.engine.dispose()

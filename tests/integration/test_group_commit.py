@@ -220,3 +220,20 @@ async def test_two_processes_cannot_both_register_a_certificate_to_two_agencies(
         if "ab" * 32 in harness.exchange.repository.get(agency_id(code)).certificates
     ]
     assert owners == [COMMUNE_2]
+
+
+async def test_the_writer_tells_each_batch_it_committed_once_projected(harness: Harness) -> None:
+    told: list[tuple[list[int], int]] = []
+
+    def projected(recordings: Any) -> None:
+        told.append(([r.notification.id for r in recordings], harness.runner.position))
+
+    harness.writer = GroupCommitWriter(
+        harness.exchange, harness.runner, harness.metrics, on_projected=projected
+    )
+    results = await harness.batch([send(f"T-{i}", [COMMUNE]) for i in range(3)])
+    assert all(r.recorded for r in results)
+    await harness.writer.execute(send("T-0", [COMMUNE]))  # nothing new: nothing to tell
+    [(positions, projected_to)] = told
+    assert len(positions) == 3
+    assert projected_to == positions[-1]
