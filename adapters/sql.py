@@ -56,11 +56,15 @@ def claim_tracking(c: Connection, table: str, name: str, columns: str) -> tuple[
     reason): what it writes is derived from events already durable, and its tracking row goes
     with it, so a crash can only take the last few transactions back whole, which the next
     catch-up projects again. The row lock is let go at once instead of after the flush."""
-    if c.dialect.name == "postgresql":
-        run(c, "SET LOCAL synchronous_commit TO OFF")
+    # PostgreSQL: set_config(..., true) is SET LOCAL, in the same round trip as the claim.
+    relaxed = (
+        " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+        if c.dialect.name == "postgresql"
+        else ""
+    )
     return run(
         c,
-        f"UPDATE {table} SET updated_at = ? WHERE name = ? RETURNING {columns}",
+        f"UPDATE {table} SET updated_at = ?{relaxed} WHERE name = ? RETURNING {columns}",
         (time.time(), name),
     )[0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -224,12 +225,25 @@ VIEW_TABLES = (
 )
 
 
+# A pooled PostgreSQL connection used within this many seconds is taken as alive; one idle for
+# longer is pinged before use (after a server restart, say).
+IDLE_PING_SECONDS = 1.0
+# SQLite reads the views through a memory map: an inbox page of a million-document store reads
+# its pages from the OS cache without a system call each (about a third less CPU an answer).
+_SQLITE_MMAP_BYTES = 1 << 30
+
+
 def create_engine(url: str, sqlite_pragmas: Sequence[str] = ()) -> Engine:
-    """Creates the views engine; SQLite views use WAL and relaxed sync (they can be rebuilt),
-    then the pragmas given."""
+    """Creates the views engine; SQLite views use WAL, relaxed sync (they can be rebuilt) and
+    a memory map, then the pragmas given."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        pragmas = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", *sqlite_pragmas)
+        pragmas = (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}",
+            *sqlite_pragmas,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -239,7 +253,32 @@ def create_engine(url: str, sqlite_pragmas: Sequence[str] = ()) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_size=8, max_overflow=8)
+    _ping_when_idle(engine, IDLE_PING_SECONDS)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Pings a pooled connection before use only if it sat idle for longer than seconds.
+
+    `pool_pre_ping` pings at every checkout: one more round trip for each of the writer's
+    queries and each request's. A connection that fails in use anyway (the server restarted
+    within the second) makes SQLAlchemy drop the whole pool; that call answers 503."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as e:
+            # The pool discards the connection and checks out another (a new one if need be).
+            raise sa.exc.DisconnectionError(str(e)) from e
 
 
 def create_views(engine: Engine) -> None:
