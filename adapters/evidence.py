@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
@@ -19,13 +19,14 @@ from uuid import UUID
 import msgspec
 import rfc8785
 import sqlalchemy as sa
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder, Notification, Recording
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import merkle
 from adapters.canonical import decode_without_floats, encode_sorted, may_sort_differently
 from adapters.eventlog import event_item
 from adapters.routerkey import RouterKey
+from adapters.runner import follows
 from adapters.sql import claim_tracking, insert_many, read_tracking, record_tracking, run
 
 metadata = sa.MetaData()
@@ -203,9 +204,16 @@ class EvidenceProjection:
         with self.engine.connect() as c:
             return int(read_tracking(c, tracking.name, self.name, "position")[0])
 
-    def run_once(self, limit: int = 1000, *, checked: bool = True) -> tuple[int, bool]:
-        """Appends up to limit next events in one transaction; returns the position reached and
-        whether more events may follow."""
+    def run_once(
+        self,
+        limit: int = 1000,
+        *,
+        checked: bool = True,
+        committed: Sequence[Recording[Any]] = (),
+    ) -> tuple[int, bool]:
+        """Appends up to limit next events in one transaction (the recordings committed, if
+        they are the next events); returns the position reached and whether more events may
+        follow."""
         if checked:
             tracked = self.tracked_position()
             if (self.recorder.max_notification_id() or 0) <= tracked:
@@ -213,7 +221,12 @@ class EvidenceProjection:
         with self.lock, self.engine.begin() as c:
             # The tracking row is written first: it locks out other processes' projections.
             tracked, size = claim_tracking(c, tracking.name, self.name, "position, size")
-            notifications = self.recorder.select_notifications(start=tracked + 1, limit=limit)
+            if follows(tracked, committed):
+                notifications: Sequence[Notification] = [r.notification for r in committed]
+                more = False
+            else:
+                notifications = self.recorder.select_notifications(start=tracked + 1, limit=limit)
+                more = len(notifications) == limit
             if not notifications:
                 return tracked, False
             frontier = self._frontier_at(c, size)
@@ -222,7 +235,7 @@ class EvidenceProjection:
             record_tracking(c, tracking.name, self.name, position=position, size=frontier.size)
         self.recent.add(signed)
         self._edge = (frontier.size, list(frontier.edge))
-        return position, len(notifications) == limit
+        return position, more
 
     def _frontier_at(self, c: Connection, size: int) -> merkle.Frontier:
         """The right edge of the tree of this size: kept from this process's last append, else

@@ -5,17 +5,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Recording
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import views as v
 from adapters.eventlog import rfc3339
+from adapters.runner import follows
 from adapters.sql import claim_tracking, insert_many, read_tracking, record_tracking
 from domain.agency import Agency, Auditor, CertificateClaim
 from domain.codes import FORWARDED, PARKED, QUEUED, Route, national_document_id
@@ -150,8 +151,15 @@ class ExchangeProjection:
         with self.engine.connect() as c:
             return int(read_tracking(c, v.tracking.name, self.name, "position")[0])
 
-    def run_once(self, limit: int = 1000, *, checked: bool = True) -> tuple[int, bool]:
-        """Projects up to limit next events in one transaction.
+    def run_once(
+        self,
+        limit: int = 1000,
+        *,
+        checked: bool = True,
+        committed: Sequence[Recording[Any]] = (),
+    ) -> tuple[int, bool]:
+        """Projects up to limit next events in one transaction: the recordings committed, as
+        they are, if they are the next events; else the events read from the store.
 
         Returns the position reached and whether more events may follow. With `checked`, two
         cheap reads first tell whether there is anything to do before any lock is taken.
@@ -162,14 +170,20 @@ class ExchangeProjection:
                 return tracked, False
         with self.lock, self.engine.begin() as c:
             position = self.claim(c)
-            notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
-            if not notifications:
-                return position, False
-            to_domain_event = self.mapper.to_domain_event
-            self.apply(c, ((n.id, to_domain_event(n)) for n in notifications))
-            position = notifications[-1].id
+            if follows(position, committed):
+                events = [(r.notification.id, r.domain_event) for r in committed]
+                more = False
+            else:
+                notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
+                if not notifications:
+                    return position, False
+                to_domain_event = self.mapper.to_domain_event
+                events = [(n.id, to_domain_event(n)) for n in notifications]
+                more = len(notifications) == limit
+            self.apply(c, events)
+            position = events[-1][0]
             self.track(c, position)
-        return position, len(notifications) == limit
+        return position, more
 
     def claim(self, c: Connection) -> int:
         """Takes the tracking row in the caller's transaction; returns the position it holds."""

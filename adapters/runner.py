@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Recording
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +22,27 @@ class Projection(Protocol):
         """Returns the position the projection includes."""
         ...
 
-    def run_once(self, limit: int = 1000, *, checked: bool = True) -> tuple[int, bool]:
-        """Projects up to limit next events; returns the position reached and whether more
-        may follow."""
+    def run_once(
+        self,
+        limit: int = 1000,
+        *,
+        checked: bool = True,
+        committed: Sequence[Recording[Any]] = (),
+    ) -> tuple[int, bool]:
+        """Projects up to limit next events (the recordings just committed, as they are, when
+        they are the next ones); returns the position reached and whether more may follow."""
         ...
+
+
+def follows(position: int, committed: Sequence[Recording[Any]]) -> bool:
+    """Says whether recordings are the events right after position, without a gap: then a
+    projection applies them as they are instead of reading back and decoding what was just
+    written."""
+    return (
+        bool(committed)
+        and committed[0].notification.id == position + 1
+        and committed[-1].notification.id == position + len(committed)
+    )
 
 
 class ProjectionRunner:
@@ -61,16 +80,19 @@ class ProjectionRunner:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
-    def catch_up(self, *, checked: bool = True) -> bool:
+    def catch_up(self, *, checked: bool = True, committed: Sequence[Recording[Any]] = ()) -> bool:
         """Projects every committed event; False (and logged) if the projection failed.
 
-        `checked=False` skips the cheap "anything new?" check, for callers that just committed.
+        `checked=False` skips the cheap "anything new?" check, and `committed` hands over the
+        recordings, for callers that just committed.
         """
         with self._lock:
             try:
                 while True:
-                    self.position, more = self.projection.run_once(checked=checked)
-                    checked = True
+                    self.position, more = self.projection.run_once(
+                        checked=checked, committed=committed
+                    )
+                    checked, committed = True, ()
                     if not more:
                         break
             except Exception:

@@ -102,9 +102,10 @@ class GroupCommitWriter:
             # Project in this thread before answering, so a 2xx read-your-write holds; a failed
             # projection still answers (the events are committed) and is retried by the poller.
             if self._recorded:
-                projected = self.runner.catch_up(checked=False)
+                committed = self._recorded
+                projected = self.runner.catch_up(checked=False, committed=committed)
                 for follower in self.followers:
-                    projected = follower.catch_up(checked=False) and projected
+                    projected = follower.catch_up(checked=False, committed=committed) and projected
                 if projected and self.on_projected is not None:
                     self._tell_projected()
             _deliver([future for _, future in batch], results)
