@@ -205,7 +205,11 @@ def fold(text: str) -> str:
     plain = bare.encode("ascii", "ignore")
     if len(bare) - len(plain) != sum(map(bare.count, _VIETNAMESE_MARKS)):
         return folded(text)
-    return " ".join(plain.decode().lower().split())
+    lowered = plain.decode().lower()
+    # Printable ASCII has no whitespace but the space: single spaces inside are already so.
+    if lowered.isprintable() and "  " not in lowered and " " not in (lowered[:1], lowered[-1:]):
+        return lowered
+    return " ".join(lowered.split())
 
 
 def subtree(under: str) -> sa.CTE:

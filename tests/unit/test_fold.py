@@ -19,7 +19,7 @@ def test_vietnamese_loses_its_accents() -> None:
     assert fold("Ủy ban nhân dân tỉnh Đắk Lắk") == "uy ban nhan dan tinh dak lak"
 
 
-@given(st.text(alphabet=VIETNAMESE + " \t0123456789.,-", max_size=200))
+@given(st.text(alphabet=VIETNAMESE + " \t\n\x1c\x1f0123456789.,-", max_size=200))
 def test_vietnamese_text_folds_as_the_reference(text: str) -> None:
     assert fold(text) == folded(text)
 
