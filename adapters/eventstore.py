@@ -114,19 +114,29 @@ class WriteLock:
     SQLite would serialise those writers too, but a writer that finds the database locked sleeps
     and retries (1, 2, 5, 10 ms...), so under load most of a second worker's time went to sleep;
     a blocked flock wakes the moment the holder lets go.
+
+    The thread holding it may take it again (the writer holds the views' lock across both
+    projections, each of which takes it too); the file lock goes with the outermost hold.
     """
 
     def __init__(self, path: Path | None) -> None:
-        self._thread_lock = threading.Lock()
+        self._thread_lock = threading.RLock()
+        self._depth = 0
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
 
     def __enter__(self) -> None:
         self._thread_lock.acquire()
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        if self._depth == 0 and self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        self._depth += 1
 
     def __exit__(self, *_: object) -> None:
-        if self._fd is not None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._thread_lock.release()
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Recording
@@ -17,6 +18,8 @@ class Projection(Protocol):
     """A projection that tracks its own position (the views, the evidence)."""
 
     name: str
+    # Taken around each run (the views' write lock): a runner takes it before its own lock.
+    lock: AbstractContextManager[Any]
 
     def tracked_position(self) -> int:
         """Returns the position the projection includes."""
@@ -49,7 +52,9 @@ class ProjectionRunner:
     """Runs the projection on demand (the writer, after each commit) and in a polling thread.
 
     One lock keeps the two from projecting at once in this process; the projection's own
-    tracking lock does the same across processes sharing a database.
+    tracking lock does the same across processes sharing a database. Each run takes the
+    projection's write lock first (the writer holds it across the views and the evidence), then
+    the runner's, the one order that cannot deadlock.
     """
 
     def __init__(
@@ -86,7 +91,9 @@ class ProjectionRunner:
         `checked=False` skips the cheap "anything new?" check, and `committed` hands over the
         recordings, for callers that just committed.
         """
-        with self._lock:
+        # The projection's lock first, then this runner's: the order the writer takes them in
+        # when it holds the views' lock across the projections of a batch.
+        with self.projection.lock, self._lock:
             try:
                 while True:
                     self.position, more = self.projection.run_once(

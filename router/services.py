@@ -113,13 +113,13 @@ def build_services(config: Config) -> Services:
     """Opens the stores and starts the projection and writer threads."""
     metrics = Metrics()
     exchange, views = open_exchange(config)
-    projection = ExchangeProjection(
-        views.engine, exchange.recorder, exchange.mapper, write_lock(config, "views")
-    )
+    # One lock for both projections: the writer holds it across the two.
+    views_lock = write_lock(config, "views")
+    projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper, views_lock)
     runner = ProjectionRunner(projection, config.poll_interval, _progress(metrics, projection))
     runner.start()
     key = router_key(config, views)
-    evidence = EvidenceProjection(views.engine, exchange.recorder, key, write_lock(config, "views"))
+    evidence = EvidenceProjection(views.engine, exchange.recorder, key, views_lock)
     evidence_runner = ProjectionRunner(evidence, config.poll_interval, _progress(metrics, evidence))
     evidence_runner.start()
     events = EventLog(exchange.recorder, exchange.mapper.transcoder)
@@ -132,6 +132,7 @@ def build_services(config: Config) -> Services:
         write_lock(config, "events"),
         [evidence_runner],
         lambda recordings: evidence.recall(r.notification for r in recordings),
+        views_lock,
     )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")

@@ -45,6 +45,7 @@ class GroupCommitWriter:
         commit_lock: AbstractContextManager[Any] | None = None,
         followers: Sequence[ProjectionRunner] = (),
         on_projected: Callable[[Sequence[Recording[Any]]], None] | None = None,
+        projection_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.exchange = exchange
         self.commit_lock = commit_lock or contextlib.nullcontext()
@@ -55,6 +56,9 @@ class GroupCommitWriter:
         # Told each batch's recordings once the projections include them (the evidence keeps
         # the receipts of events it did not sign itself: another process projected them).
         self.on_projected = on_projected
+        # Held across the projections of a batch, so that another process's cannot come
+        # between them (the projections take it too: it must be reentrant).
+        self.projection_lock = projection_lock or contextlib.nullcontext()
         self._recorded: list[Recording[Any]] = []
         self.metrics = metrics
         self.max_batch = max_batch
@@ -103,9 +107,12 @@ class GroupCommitWriter:
             # projection still answers (the events are committed) and is retried by the poller.
             if self._recorded:
                 committed = self._recorded
-                projected = self.runner.catch_up(checked=False, committed=committed)
-                for follower in self.followers:
-                    projected = follower.catch_up(checked=False, committed=committed) and projected
+                with self.projection_lock:
+                    projected = self.runner.catch_up(checked=False, committed=committed)
+                    for follower in self.followers:
+                        projected = (
+                            follower.catch_up(checked=False, committed=committed) and projected
+                        )
                 if projected and self.on_projected is not None:
                     self._tell_projected()
             _deliver([future for _, future in batch], results)
