@@ -113,7 +113,7 @@ def build_services(config: Config) -> Services:
     """Opens the stores and starts the projection and writer threads."""
     metrics = Metrics()
     exchange, views = open_exchange(config)
-    # One lock for both projections: the writer holds it across the two.
+    # One lock for both projections: the writer holds the views' across the two.
     views_lock = write_lock(config, "views")
     projection = ExchangeProjection(views.engine, exchange.recorder, exchange.mapper, views_lock)
     runner = ProjectionRunner(projection, config.poll_interval, _progress(metrics, projection))
@@ -132,7 +132,6 @@ def build_services(config: Config) -> Services:
         write_lock(config, "events"),
         [evidence_runner],
         lambda recordings: evidence.recall(r.notification for r in recordings),
-        views_lock,
     )
     writer.start()
     executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="io")

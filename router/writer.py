@@ -45,7 +45,6 @@ class GroupCommitWriter:
         commit_lock: AbstractContextManager[Any] | None = None,
         followers: Sequence[ProjectionRunner] = (),
         on_projected: Callable[[Sequence[Recording[Any]]], None] | None = None,
-        projection_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.exchange = exchange
         self.commit_lock = commit_lock or contextlib.nullcontext()
@@ -56,9 +55,6 @@ class GroupCommitWriter:
         # Told each batch's recordings once the projections include them (the evidence keeps
         # the receipts of events it did not sign itself: another process projected them).
         self.on_projected = on_projected
-        # Held across the projections of a batch, so that another process's cannot come
-        # between them (the projections take it too: it must be reentrant).
-        self.projection_lock = projection_lock or contextlib.nullcontext()
         self._recorded: list[Recording[Any]] = []
         self.metrics = metrics
         self.max_batch = max_batch
@@ -107,7 +103,9 @@ class GroupCommitWriter:
             # projection still answers (the events are committed) and is retried by the poller.
             if self._recorded:
                 committed = self._recorded
-                with self.projection_lock:
+                # The views' lock (the evidence shares it, and both take it again: reentrant)
+                # held across the batch's projections: another process's cannot come between.
+                with self.runner.projection.lock:
                     projected = self.runner.catch_up(checked=False, committed=committed)
                     for follower in self.followers:
                         projected = (
