@@ -7,7 +7,8 @@ import functools
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn, cast
 
 import msgspec
 import sqlalchemy as sa
@@ -47,6 +48,13 @@ class Writes:
         """Adds rows already turned into their parameters (a rebuild's decoding process)."""
         self.inserts.setdefault(table, []).extend(rows)
 
+    def add(self, rows: Rows) -> None:
+        """Adds the rows of events handled beforehand (`ExchangeProjection.rows`)."""
+        for table, values in rows.inserts.items():
+            self.extend(table, values)
+        if rows.directory_changed_at is not None:
+            self.directory_changed_at = rows.directory_changed_at
+
     def execute(self, statement: Any) -> None:
         self.flush()
         self.c.execute(statement)
@@ -67,6 +75,26 @@ class Writes:
                 .where(v.meta.c.key == "directory")
                 .values(value=str(self.directory_changed_at))
             )
+
+
+class ViewsNeeded(Exception):
+    """An event's handler reads or updates the views: it runs in the views' transaction."""
+
+
+class _NoViews:
+    """Stands for the connection of an event handled beforehand; any use raises ViewsNeeded."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise ViewsNeeded(name)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows events insert, by table, and the position of the directory's last change among
+    them (None if none changed it)."""
+
+    inserts: dict[sa.Table, list[Any]]
+    directory_changed_at: int | None
 
 
 def _json(value: Any) -> Any:
@@ -110,6 +138,8 @@ class ExchangeProjection:
         self.recorder = recorder
         self.mapper = mapper
         self.lock = lock or contextlib.nullcontext()
+        # Rows of the writer's latest batch made before the lock (`prepare`), by position.
+        self._prepared: dict[int, Rows] = {}
         self._handlers: dict[type, Callable[[Writes, int, Any], None]] = {
             Agency.Registered: self._agency_registered,
             Agency.TokenRotated: self._token_rotated,
@@ -195,12 +225,43 @@ class ExchangeProjection:
         """Records, in the caller's transaction, the position the views now include."""
         record_tracking(c, v.tracking.name, self.name, position=position)
 
+    def prepare(self, committed: Sequence[Recording[Any]]) -> None:
+        """Makes, before the views' lock is taken, the rows of the recordings whose handlers
+        only insert rows; whichever run projects those positions inserts them as they are.
+
+        The writer's turn under the lock (which every router process waits for) is then the
+        inserts alone. An event's rows depend on the event and its position only, so rows made
+        here are right whoever projects it: a poller, or this writer after a gap.
+        """
+        prepared = {}
+        for recording in committed:
+            position = recording.notification.id
+            rows = self.rows(position, recording.domain_event)
+            if rows is not None:
+                prepared[position] = rows
+        self._prepared = prepared
+
+    def rows(self, position: int, event: Any) -> Rows | None:
+        """Returns the rows an event inserts if its handler only inserts rows (a document
+        sent or received, an agency or auditor registered), None if it needs the views."""
+        writes = Writes(cast(Connection, _NoViews()))
+        try:
+            self.handle(writes, position, event)
+        except ViewsNeeded:
+            return None
+        return Rows(writes.inserts, writes.directory_changed_at)
+
     def apply(self, c: Connection, events: Iterable[tuple[int, Any]]) -> None:
         """Writes into the views what domain events, each with its position, change; the
         caller owns the transaction (and the tracking row, if it keeps one)."""
         writes = Writes(c)
+        prepared = self._prepared
         for position, event in events:
-            self.handle(writes, position, event)
+            rows = prepared.pop(position, None)
+            if rows is None:
+                self.handle(writes, position, event)
+            else:
+                writes.add(rows)
         writes.finish()
 
     def handle(self, writes: Writes, position: int, event: Any) -> None:
