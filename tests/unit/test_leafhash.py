@@ -4,6 +4,7 @@ and that item's canonical text itself for the states this router writes."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -11,7 +12,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.eventlog import recorded_at
+from adapters.eventlog import recorded_at, rfc3339
 from adapters.evidence import canonical_item
 from adapters.leafhash import Leaves
 
@@ -165,3 +166,18 @@ def _both_with(leaves: Leaves, stream: Any, stored: bytes) -> tuple[bytes, bytes
         leaves.leaf(1, stream, 1, "AgencyRegistered", stored),
         canonical_item(1, stream, 1, "AgencyRegistered", stored)[1],
     )
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.just(UTC)
+        | st.builds(
+            timezone, st.timedeltas(min_value=-timedelta(hours=23), max_value=timedelta(hours=23))
+        ),
+    )
+)
+def test_rfc3339_is_the_utc_isoformat_with_microseconds(moment: datetime) -> None:
+    reference = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    assert rfc3339(moment) == reference.removesuffix("+00:00") + "Z"
