@@ -473,7 +473,7 @@ class ExchangeProjection:
                 "signature": signature,
             },
         )
-        if any(line["route"] == Route.AXIS for line in e.recipients):
+        if Route.AXIS in {line["route"] for line in e.recipients}:
             national = national_document_id(
                 e.sender, e.promulgated_on, e.code_number, e.code_notation
             )
@@ -493,7 +493,7 @@ class ExchangeProjection:
                     "holder": line["agency"],
                     # Where the recipient sat in the tree that day (older events lack it).
                     "tier": line.get("tier"),
-                    "ancestors": "/" + "".join(f"{a}/" for a in line.get("ancestors", ())),
+                    "ancestors": "/".join(("", *line.get("ancestors", ()), "")),
                     "due_on": e.due_on,
                     "sent_on": sent_on,
                     "closed_on": None,

@@ -34,7 +34,8 @@ def today_in_vietnam() -> str:
 
 def vietnam_day(moment: datetime) -> str:
     """Returns the date in Vietnam (YYYY-MM-DD) of an aware moment."""
-    return moment.astimezone(VIETNAM).date().isoformat()
+    day = moment.astimezone(VIETNAM)
+    return "%04d-%02d-%02d" % (day.year, day.month, day.day)  # noqa: UP031 (faster than isoformat)
 
 
 @dataclass(frozen=True)

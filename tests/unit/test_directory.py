@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.agency import Agency
 from domain.codes import AgencyStatus, Tier, agency_id, check_agency_code
 from domain.commands import RegisterAgency, ResumeAgency, RotateToken, SuspendAgency
+from domain.directory import VIETNAM, vietnam_day
 from domain.errors import Conflict, Invalid, NotFound
 from domain.exchange import Exchange
 from tests.unit.conftest import COMMUNE, DISTRICT, MINISTRY, PROVINCE, event_count
@@ -99,3 +104,14 @@ def test_changing_an_unknown_agency_is_not_found(exchange: Exchange) -> None:
 def test_events_carry_explicit_topics(exchange: Exchange) -> None:
     topics = {n.topic for n in exchange.recorder.select_notifications(start=1, limit=100)}
     assert topics == {"AgencyRegistered"}
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1976, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.just(UTC) | st.just(VIETNAM),
+    )
+)
+def test_the_day_in_vietnam_is_the_date_at_utc_plus_seven(moment: datetime) -> None:
+    assert vietnam_day(moment) == (moment.astimezone(UTC) + timedelta(hours=7)).date().isoformat()
