@@ -495,20 +495,26 @@ class Views:
     def lines_to_hand_over(self, today: str, after: str, limit: int) -> list[str]:
         """Ids (after a given one, in order) of documents with an open line held by an agency
         merged as of today."""
-        query = (
-            sa.select(recipients.c.document_id)
-            .join(agencies, agencies.c.code == recipients.c.holder)
-            .where(
-                agencies.c.successor.is_not(None),
-                agencies.c.ends_on <= today,
-                recipients.c.status.not_in(CLOSED),
-                recipients.c.document_id > after,
-            )
-            .distinct()
-            .order_by(recipients.c.document_id)
-            .limit(limit)
+        merged = sa.select(agencies.c.code).where(
+            agencies.c.successor.is_not(None), agencies.c.ends_on <= today
         )
         with self.engine.connect() as c:
+            # The merged agencies first: joined in one query, the planner walks every line in
+            # document order (seconds at a million documents, at every clock tick).
+            holders = list(c.execute(merged).scalars())
+            if not holders:
+                return []
+            query = (
+                sa.select(recipients.c.document_id)
+                .where(
+                    recipients.c.holder.in_(holders),
+                    recipients.c.status.not_in(CLOSED),
+                    recipients.c.document_id > after,
+                )
+                .distinct()
+                .order_by(recipients.c.document_id)
+                .limit(limit)
+            )
             return list(c.execute(query).scalars())
 
     def stats(

@@ -7,8 +7,9 @@
 Starts a plain aiohttp "hello" server and `lienthong serve` (SQLite, fsync on) as child processes,
 drives both with the same load generator (wrk, else aiohttp in a separate process) and the same
 ~2 KB documents, samples /readyz every 100 ms for the projection lag meanwhile, seeds the
-recipient's inbox through the API and times inbox pages; then the send run again on PostgreSQL
-when LIENTHONG_TEST_DATABASE_URL is set (a fresh database, dropped afterwards).
+recipient's inbox through the API and times inbox pages (each after the send runs' warm-up);
+then the send run again on PostgreSQL when LIENTHONG_TEST_DATABASE_URL is set (a fresh
+database, dropped afterwards).
 
 Machines are shared and noisy: compare figures within one run. "CPU µs/answer" is the server
 process's own CPU time per answer (all its threads; not PostgreSQL's), which neighbours disturb

@@ -8,9 +8,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from router.app import create_app
 from router.config import Config
+from router.services import SERVICES
 from tests.conftest import OPERATOR_TOKEN
 from tests.e2e.helpers import eventually
 from tests.support.api import COMMUNE, COMMUNE_2, DISTRICT, PROVINCE, Api
@@ -269,3 +271,38 @@ async def test_a_successor_holding_two_lines_of_a_document_sees_it_once(api: Api
         (COMMUNE, COMMUNE_2, "03"),
         (COMMUNE_2, None, "03"),
     ]
+
+
+async def test_lines_to_hand_over_are_looked_for_only_under_merged_agencies(api: Api) -> None:
+    """The directory clock asks at every tick: while no merge is due the question stops at the
+    directory (one query joining the lines walked all of them in document order, seconds at a
+    million documents); once one is, it finds the merged agency's open lines."""
+    views = api.session.app[SERVICES].views  # type: ignore[attr-defined]
+    await api.province()
+    _, sent = await api.send(PROVINCE, [COMMUNE, DISTRICT], external_id="OPEN")
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    status, _ = await api.call(
+        "POST",
+        f"/v1/agencies/{COMMUNE}/merge",
+        OPERATOR_TOKEN,
+        json={"into": COMMUNE_2, "effective": tomorrow},
+    )
+    assert status == 200
+    statements: list[str] = []
+
+    def seen(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(views.engine, "before_cursor_execute", seen)
+    try:
+        assert (
+            await asyncio.to_thread(views.lines_to_hand_over, date.today().isoformat(), "", 200)
+            == []
+        )
+        assert statements
+        assert not any("view_recipients" in s for s in statements)
+        due = await asyncio.to_thread(views.lines_to_hand_over, tomorrow, "", 200)
+    finally:
+        sa.event.remove(views.engine, "before_cursor_execute", seen)
+    assert due == [sent["id"]]
+    assert await asyncio.to_thread(views.lines_to_hand_over, tomorrow, sent["id"], 200) == []
