@@ -13,7 +13,6 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -170,17 +169,6 @@ class RecentReceipts:
         ]
 
 
-@dataclass(frozen=True)
-class _Hashed:
-    """An event's events-API item, leaf hash and receipt kind, and its signed receipt row when
-    the event names the receipt's agency itself."""
-
-    item: dict[str, Any]
-    leaf: bytes
-    kind: str | None
-    receipt: tuple[Any, ...] | None
-
-
 class EvidenceProjection:
     """Appends the Merkle leaves, subtrees and receipts of new events."""
 
@@ -199,8 +187,6 @@ class EvidenceProjection:
         self.lock = lock or contextlib.nullcontext()
         self.recent = RecentReceipts()
         self._edge: tuple[int, list[bytes]] = (-1, [])
-        # The writer's latest batch hashed (and its receipts signed) before the lock: `prepare`.
-        self._prepared: dict[int, _Hashed] = {}
 
     def recall(self, notifications: Iterable[Notification]) -> None:
         """Keeps the receipts of events projected already, that another process signed (one
@@ -259,28 +245,6 @@ class EvidenceProjection:
         edge = fetch_nodes(c, merkle.pieces(0, size))
         return merkle.Frontier(size, [edge[p] for p in merkle.pieces(0, size)])
 
-    def prepare(self, committed: Sequence[Recording[Any]]) -> None:
-        """Hashes the recordings' leaves and signs the receipts the events themselves name
-        the agency of, before the views' lock is taken; whichever run appends those positions
-        takes them as they are (see `ExchangeProjection.prepare`)."""
-        self._prepared = {r.notification.id: self._hashed(r.notification) for r in committed}
-
-    def _hashed(self, n: Notification) -> _Hashed:
-        item, encoded = canonical_item(
-            n.id, n.originator_id, n.originator_version, n.topic, n.state
-        )
-        leaf = merkle.leaf_hash(encoded)
-        kind = RECEIPT_KINDS.get(n.topic)
-        if kind == "sent":
-            agency = item["data"]["sender"]
-        elif kind == "status":
-            agency = item["data"]["agency"]
-        else:
-            # A revocation's receipt names the sender, which only the document's first event
-            # holds: signed in `_append`.
-            return _Hashed(item, leaf, kind, None)
-        return _Hashed(item, leaf, kind, self._receipt(kind, item, leaf, agency))
-
     def _append(
         self, c: Connection, frontier: merkle.Frontier, notifications: Iterable[Notification]
     ) -> list[tuple[Any, ...]]:
@@ -289,40 +253,38 @@ class EvidenceProjection:
         new_nodes: list[tuple[Any, ...]] = []
         new_receipts: list[tuple[Any, ...]] = []
         senders: dict[str, str] = {}
-        prepared = self._prepared
         for n in notifications:
-            hashed = prepared.pop(n.id, None) or self._hashed(n)
-            new_leaves.append((frontier.size, n.id, hashed.leaf))
-            new_nodes += frontier.append(hashed.leaf)
-            item, receipt = hashed.item, hashed.receipt
-            if hashed.kind == "sent":
-                senders[item["stream"]] = item["data"]["sender"]
-            elif hashed.kind is not None and receipt is None:
-                agency = senders.get(item["stream"]) or self._sender(c, item["stream"])
-                receipt = self._receipt(hashed.kind, item, hashed.leaf, agency)
-            if receipt is not None:
-                new_receipts.append(receipt)
+            item, encoded = canonical_item(
+                n.id, n.originator_id, n.originator_version, n.topic, n.state
+            )
+            leaf = merkle.leaf_hash(encoded)
+            new_leaves.append((frontier.size, n.id, leaf))
+            new_nodes += frontier.append(leaf)
+            kind = RECEIPT_KINDS.get(n.topic)
+            if kind is not None:
+                new_receipts.append(self._receipt(c, kind, item, leaf, senders))
         for table, rows in ((leaves, new_leaves), (nodes, new_nodes), (receipts, new_receipts)):
             if rows:
                 insert_many(c, table, rows)
         return new_receipts
 
-    @staticmethod
-    def _sender(c: Connection, document_id: str) -> str:
-        """The sender of a document, from the receipt of its sending."""
-        return str(
-            c.execute(
-                sa.select(receipts.c.agency).where(
-                    (receipts.c.document_id == document_id) & (receipts.c.kind == "sent")
-                )
-            ).scalar_one()
-        )
-
     def _receipt(
-        self, kind: str, item: dict[str, Any], leaf: bytes, agency: str
+        self, c: Connection, kind: str, item: dict[str, Any], leaf: bytes, senders: dict[str, str]
     ) -> tuple[Any, ...]:
-        """The receipt row of an event (its JWS last)."""
         document_id, data = item["stream"], item["data"]
+        if kind == "sent":
+            agency = senders[document_id] = data["sender"]
+        elif kind == "status":
+            agency = data["agency"]
+        else:
+            agency = (
+                senders.get(document_id)
+                or c.execute(
+                    sa.select(receipts.c.agency).where(
+                        (receipts.c.document_id == document_id) & (receipts.c.kind == "sent")
+                    )
+                ).scalar_one()
+            )
         status = data["status"] if kind == "status" else None
         payload = {
             "document_id": document_id,

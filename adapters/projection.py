@@ -49,7 +49,7 @@ class Writes:
         self.inserts.setdefault(table, []).extend(rows)
 
     def add(self, rows: Rows) -> None:
-        """Adds the rows of events handled beforehand (`ExchangeProjection.rows`)."""
+        """Adds the rows of events handled apart (`ExchangeProjection.rows`)."""
         for table, values in rows.inserts.items():
             self.extend(table, values)
         if rows.directory_changed_at is not None:
@@ -82,7 +82,8 @@ class ViewsNeeded(Exception):
 
 
 class _NoViews:
-    """Stands for the connection of an event handled beforehand; any use raises ViewsNeeded."""
+    """Stands for the connection of an event handled apart from the views; any use raises
+    ViewsNeeded."""
 
     def __getattr__(self, name: str) -> NoReturn:
         raise ViewsNeeded(name)
@@ -138,8 +139,6 @@ class ExchangeProjection:
         self.recorder = recorder
         self.mapper = mapper
         self.lock = lock or contextlib.nullcontext()
-        # Rows of the writer's latest batch made before the lock (`prepare`), by position.
-        self._prepared: dict[int, Rows] = {}
         self._handlers: dict[type, Callable[[Writes, int, Any], None]] = {
             Agency.Registered: self._agency_registered,
             Agency.TokenRotated: self._token_rotated,
@@ -225,25 +224,10 @@ class ExchangeProjection:
         """Records, in the caller's transaction, the position the views now include."""
         record_tracking(c, v.tracking.name, self.name, position=position)
 
-    def prepare(self, committed: Sequence[Recording[Any]]) -> None:
-        """Makes, before the views' lock is taken, the rows of the recordings whose handlers
-        only insert rows; whichever run projects those positions inserts them as they are.
-
-        The writer's turn under the lock (which every router process waits for) is then the
-        inserts alone. An event's rows depend on the event and its position only, so rows made
-        here are right whoever projects it: a poller, or this writer after a gap.
-        """
-        prepared = {}
-        for recording in committed:
-            position = recording.notification.id
-            rows = self.rows(position, recording.domain_event)
-            if rows is not None:
-                prepared[position] = rows
-        self._prepared = prepared
-
     def rows(self, position: int, event: Any) -> Rows | None:
         """Returns the rows an event inserts if its handler only inserts rows (a document
-        sent or received, an agency or auditor registered), None if it needs the views."""
+        sent or received, an agency or auditor registered), None if it needs the views: a
+        rebuild's decoding processes make rows apart from the views."""
         writes = Writes(cast(Connection, _NoViews()))
         try:
             self.handle(writes, position, event)
@@ -255,13 +239,8 @@ class ExchangeProjection:
         """Writes into the views what domain events, each with its position, change; the
         caller owns the transaction (and the tracking row, if it keeps one)."""
         writes = Writes(c)
-        prepared = self._prepared
         for position, event in events:
-            rows = prepared.pop(position, None)
-            if rows is None:
-                self.handle(writes, position, event)
-            else:
-                writes.add(rows)
+            self.handle(writes, position, event)
         writes.finish()
 
     def handle(self, writes: Writes, position: int, event: Any) -> None:

@@ -36,11 +36,6 @@ class Projection(Protocol):
         they are the next ones); returns the position reached and whether more may follow."""
         ...
 
-    def prepare(self, committed: Sequence[Recording[Any]]) -> None:
-        """Does, before the lock, the part of projecting the recordings that needs neither the
-        lock nor the projection's tables; the run that projects them uses it."""
-        ...
-
 
 def follows(position: int, committed: Sequence[Recording[Any]]) -> bool:
     """Says whether recordings are the events right after position, without a gap: then a

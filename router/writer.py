@@ -103,7 +103,6 @@ class GroupCommitWriter:
             # projection still answers (the events are committed) and is retried by the poller.
             if self._recorded:
                 committed = self._recorded
-                self._prepare(committed)
                 # The views' lock (the evidence shares it, and both take it again: reentrant)
                 # held across the batch's projections: another process's cannot come between.
                 with self.runner.projection.lock:
@@ -117,16 +116,6 @@ class GroupCommitWriter:
             _deliver([future for _, future in batch], results)
             if stopping:
                 return
-
-    def _prepare(self, committed: Sequence[Recording[Any]]) -> None:
-        """Has the projections make their rows, leaf hashes and receipts outside the lock that
-        every router process waits for."""
-        for runner in (self.runner, *self.followers):
-            try:
-                runner.projection.prepare(committed)
-            except Exception:
-                # The run under the lock makes them, and says so if it fails too.
-                log.exception("preparing the %s projection failed", runner.projection.name)
 
     def _commit(self, commands: Sequence[Command]) -> list[Outcome | BaseException]:
         decided: list[Outcome | BaseException] = []

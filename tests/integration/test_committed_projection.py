@@ -55,12 +55,7 @@ class Store:
             self.exchange.handle(command, uow)
         return list(self.exchange.commit(uow))
 
-    def project(
-        self, committed: Sequence[Recording[Any]], *, prepared: bool = False
-    ) -> tuple[int, int]:
-        if prepared:  # as the writer does, before it takes the views' lock
-            self.projection.prepare(committed)
-            self.evidence.prepare(committed)
+    def project(self, committed: Sequence[Recording[Any]]) -> tuple[int, int]:
         views, more = self.projection.run_once(checked=False, committed=committed)
         evidence, more_evidence = self.evidence.run_once(checked=False, committed=committed)
         assert not more
@@ -137,18 +132,12 @@ def _evidence(engine: sa.Engine) -> list[Any]:
     return [rows, receipts]
 
 
-# Each test runs with the projections' work all under the lock, and with the part that needs
-# no lock prepared beforehand, as the writer does.
-by_preparing = pytest.mark.parametrize("prepared", [False, True], ids=["in-lock", "prepared"])
-
-
-@by_preparing
 def test_recordings_that_follow_are_applied_without_reading_them_back(
-    store: Store, tmp_path: Path, prepared: bool
+    store: Store, tmp_path: Path
 ) -> None:
     positions = []
     for batch in _history(store):
-        positions.append(store.project(batch, prepared=prepared))
+        positions.append(store.project(batch))
         assert positions[-1] == (batch[-1].notification.id,) * 2
     assert store.reads == 0
     views, evidence = _reference(store, tmp_path)
@@ -156,47 +145,16 @@ def test_recordings_that_follow_are_applied_without_reading_them_back(
     assert _evidence(store.views.engine) == evidence
 
 
-@by_preparing
-def test_recordings_after_a_gap_are_read_from_the_store(
-    store: Store, tmp_path: Path, prepared: bool
-) -> None:
+def test_recordings_after_a_gap_are_read_from_the_store(store: Store, tmp_path: Path) -> None:
     _, second, third = _history(store)
     end = third[-1].notification.id
     # The first batch was never projected here (another process's, say): the second does not
     # follow the tracked position, so each projection reads every event after it.
-    assert store.project(second, prepared=prepared) == (end, end)
+    assert store.project(second) == (end, end)
     assert store.reads == 2
     # The third is in already: each projection looks, finds nothing new, and stays.
-    assert store.project(third, prepared=prepared) == (end, end)
+    assert store.project(third) == (end, end)
     assert store.reads == 4
-    views, evidence = _reference(store, tmp_path)
-    assert _rows(store.views.engine, v.VIEW_TABLES) == views
-    assert _evidence(store.views.engine) == evidence
-
-
-def test_prepared_batches_leave_the_lock_only_what_needs_the_views(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Prepared, the sends' rows and the receipts their events name the agency of are made
-    before the lock: under it the views handle only the reports and the revocation (they read
-    and update rows), and the evidence signs only the revocation's receipt (its agency is the
-    sender, read from the receipt of the sending)."""
-    handled: list[str] = []
-    signed: list[str] = []
-    handle, sign = store.projection.handle, store.evidence.key.sign
-    for batch in _history(store):
-        store.projection.prepare(batch)
-        store.evidence.prepare(batch)
-        with monkeypatch.context() as m:
-            m.setattr(
-                store.projection,
-                "handle",
-                lambda w, p, e: (handled.append(type(e).__qualname__), handle(w, p, e))[1],
-            )
-            m.setattr(store.evidence.key, "sign", lambda d: (signed.append(d["kind"]), sign(d))[1])
-            store.project(batch)
-    assert handled == ["Document.StatusReported"] * 3 + ["Document.Revoked"]
-    assert signed == ["revoked"]
     views, evidence = _reference(store, tmp_path)
     assert _rows(store.views.engine, v.VIEW_TABLES) == views
     assert _evidence(store.views.engine) == evidence
