@@ -7,8 +7,7 @@ import functools
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -48,13 +47,6 @@ class Writes:
         """Adds rows already turned into their parameters (a rebuild's decoding process)."""
         self.inserts.setdefault(table, []).extend(rows)
 
-    def add(self, rows: Rows) -> None:
-        """Adds the rows of events handled apart (`ExchangeProjection.rows`)."""
-        for table, values in rows.inserts.items():
-            self.extend(table, values)
-        if rows.directory_changed_at is not None:
-            self.directory_changed_at = rows.directory_changed_at
-
     def execute(self, statement: Any) -> None:
         self.flush()
         self.c.execute(statement)
@@ -75,27 +67,6 @@ class Writes:
                 .where(v.meta.c.key == "directory")
                 .values(value=str(self.directory_changed_at))
             )
-
-
-class ViewsNeeded(Exception):
-    """An event's handler reads or updates the views: it runs in the views' transaction."""
-
-
-class _NoViews:
-    """Stands for the connection of an event handled apart from the views; any use raises
-    ViewsNeeded."""
-
-    def __getattr__(self, name: str) -> NoReturn:
-        raise ViewsNeeded(name)
-
-
-@dataclass(frozen=True)
-class Rows:
-    """The rows events insert, by table, and the position of the directory's last change among
-    them (None if none changed it)."""
-
-    inserts: dict[sa.Table, list[Any]]
-    directory_changed_at: int | None
 
 
 def _json(value: Any) -> Any:
@@ -223,17 +194,6 @@ class ExchangeProjection:
     def track(self, c: Connection, position: int) -> None:
         """Records, in the caller's transaction, the position the views now include."""
         record_tracking(c, v.tracking.name, self.name, position=position)
-
-    def rows(self, position: int, event: Any) -> Rows | None:
-        """Returns the rows an event inserts if its handler only inserts rows (a document
-        sent or received, an agency or auditor registered), None if it needs the views: a
-        rebuild's decoding processes make rows apart from the views."""
-        writes = Writes(cast(Connection, _NoViews()))
-        try:
-            self.handle(writes, position, event)
-        except ViewsNeeded:
-            return None
-        return Rows(writes.inserts, writes.directory_changed_at)
 
     def apply(self, c: Connection, events: Iterable[tuple[int, Any]]) -> None:
         """Writes into the views what domain events, each with its position, change; the

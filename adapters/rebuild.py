@@ -17,17 +17,17 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, NoReturn, cast
 from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import Notification
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from adapters import views as v
 from adapters.auditread import Reader, Source
 from adapters.evidence import stream_text
-from adapters.projection import ExchangeProjection, Rows, Writes
+from adapters.projection import ExchangeProjection, Writes
 from domain.exchange import Exchange
 
 # Events a decoding process sends at a time, and chunks the inserting process commits together:
@@ -68,6 +68,17 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(tuple[int, list[_Rows | _Stored]]).decode
 
 
+class _ViewsNeeded(Exception):
+    """An event's handler reads or updates the views: the inserting process applies it."""
+
+
+class _NoViews:
+    """Stands for the connection in a decoding process; any use of it raises _ViewsNeeded."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise _ViewsNeeded(name)
+
+
 def rebuild_engine(url: str) -> Engine:
     """Creates an engine for the rebuild alone: on SQLite, its connections skip syncing."""
     return v.create_engine(url, SQLITE_PRAGMAS)
@@ -83,18 +94,20 @@ def decode_chunk(
     changed: int | None = None
     to_domain_event = projection.mapper.to_domain_event
     for n in notifications:
-        made = projection.rows(n.id, to_domain_event(n))
-        if made is None:
+        writes = Writes(cast(Connection, _NoViews()))
+        try:
+            projection.handle(writes, n.id, to_domain_event(n))
+        except _ViewsNeeded:
             if rows or changed is not None:
                 segments.append(_Rows(rows, changed))
                 rows, changed = {}, None
             stored = _Stored(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
             segments.append(stored)
             continue
-        for table, values in made.inserts.items():
+        for table, values in writes.inserts.items():
             rows.setdefault(table.name, []).extend(values)
-        if made.directory_changed_at is not None:
-            changed = made.directory_changed_at
+        if writes.directory_changed_at is not None:
+            changed = writes.directory_changed_at
     if rows or changed is not None:
         segments.append(_Rows(rows, changed))
     return segments
@@ -161,8 +174,10 @@ def _apply_chunk(
     tables = {table.name: table for table in v.VIEW_TABLES}
     for segment in segments:
         if isinstance(segment, _Rows):
-            inserts = {tables[name]: rows for name, rows in segment.rows.items()}
-            writes.add(Rows(inserts, segment.directory_changed_at))
+            for name, rows in segment.rows.items():
+                writes.extend(tables[name], rows)
+            if segment.directory_changed_at is not None:
+                writes.directory_changed_at = segment.directory_changed_at
             continue
         stored = Notification(
             id=segment.position,
